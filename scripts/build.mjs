@@ -1,0 +1,24 @@
+// Bundles src/main.ts into dist/krm-digester: one executable file that needs
+// no node_modules at run time (kpt --exec, Kptfile exec steps, kustomize).
+import { build } from "esbuild";
+import { chmod, readFile } from "node:fs/promises";
+
+const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+const outfile = "dist/krm-digester";
+
+await build({
+  entryPoints: ["src/main.ts"],
+  outfile,
+  bundle: true,
+  platform: "node",
+  target: "node20.18",
+  format: "cjs",
+  minify: false,
+  sourcemap: false,
+  legalComments: "none",
+  banner: { js: "#!/usr/bin/env node" },
+  define: { __KRM_DIGESTER_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: "warning",
+});
+await chmod(outfile, 0o755);
+console.error(`built ${outfile} (${pkg.version})`);
