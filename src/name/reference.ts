@@ -35,9 +35,12 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 const PORT = /^[0-9]+$/;
-const IPV6 = /^\[[0-9a-fA-F:.]+(?:%[\w.-]+)?\]$/;
+// Hex and colons only: distribution excludes zone ids ("%eth0") and dotted IPv4 tails.
+const IPV6 = /^\[[0-9a-fA-F:]+\]$/;
 const DIGEST = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})$/;
-const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+const DIGEST_HEX_LENGTH: ReadonlyMap<string, number> = new Map([["sha256", 64], ["sha384", 96], ["sha512", 128]]);
+/** A bare 64-hex string is an image ID, not a name (distribution's ParseNormalizedNamed). */
+const IDENTIFIER = /^[a-f0-9]{64}$/;
 
 /** Parses an image reference, or throws InvalidReferenceError saying what is wrong. */
 export function parseReference(original: string): ImageReference {
@@ -47,6 +50,7 @@ export function parseReference(original: string): ImageReference {
   if (original === "") fail("it is empty");
   if (original !== original.trim()) fail("it has leading or trailing white space");
   if (/\s/.test(original)) fail("it contains white space");
+  if (IDENTIFIER.test(original)) fail("a 64-character hex string is an image ID, not a repository name");
 
   let rest = original;
   let digest: string | undefined;
@@ -69,7 +73,6 @@ export function parseReference(original: string): ImageReference {
     }
   }
   if (rest === "") fail("the repository name is empty");
-  if (rest.length > NAME_TOTAL_LENGTH_MAX) fail(`the name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
 
   let registry = DOCKER_HUB;
   let path = rest;
@@ -93,6 +96,10 @@ export function parseReference(original: string): ImageReference {
     }
   }
   if (registry === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
+  // distribution limits the repository path (after "library/" is added), not the host.
+  if (path.length > NAME_TOTAL_LENGTH_MAX) {
+    fail(`the repository name is longer than ${NAME_TOTAL_LENGTH_MAX} characters (${path.length})`);
+  }
 
   return { original, registry, repository: path, tag, digest };
 }
@@ -129,9 +136,11 @@ function validateDigest(digest: string, fail: (reason: string) => never): void {
   const m = DIGEST.exec(digest);
   if (!m) fail(`digest ${JSON.stringify(digest)} is not of the form algorithm:hex`);
   const [, algorithm = "", hex = ""] = m;
-  const want = DIGEST_HEX_LENGTH[algorithm];
-  if (want !== undefined && hex.length !== want) fail(`a ${algorithm} digest has ${want} hex characters, this one has ${hex.length}`);
-  if (want !== undefined && hex !== hex.toLowerCase()) fail(`a ${algorithm} digest must be lower-case hex`);
+  const want = DIGEST_HEX_LENGTH.get(algorithm);
+  // Like go-digest: only registered algorithms (case-sensitive) are accepted.
+  if (want === undefined) fail(`digest algorithm ${JSON.stringify(algorithm)} is unsupported (sha256, sha384 or sha512)`);
+  if (hex.length !== want) fail(`a ${algorithm} digest has ${want} hex characters, this one has ${hex.length}`);
+  if (hex !== hex.toLowerCase()) fail(`a ${algorithm} digest must be lower-case hex`);
 }
 
 /** "registry/repository" — the key under which a name is looked up and cached. */
