@@ -22,3 +22,12 @@ await build({
 });
 await chmod(outfile, 0o755);
 console.error(`built ${outfile} (${pkg.version})`);
+
+// The standalone executable next to it (Node SEA, no Node needed to run):
+// dist/krm-digester-linux-x64 on this Linux x64 machine. See scripts/sea.mjs.
+if (process.platform === "linux") {
+  const { buildSea } = await import("./sea.mjs");
+  await buildSea();
+} else {
+  console.error(`not building the standalone executable on ${process.platform}: scripts/sea.mjs handles Linux (ELF) hosts only`);
+}
