@@ -1,0 +1,137 @@
+// The function config: kpt's ConfigMap (`-- key=value` arrives as string
+// `data`) or our typed kind. Unknown keys and bad values are reported, never
+// ignored, so a typo cannot silently turn a setting off.
+import { isMap } from "yaml";
+import type { Document, Node } from "yaml";
+import { describe } from "./resourcelist/resource-list.js";
+
+export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
+export const CONFIG_KIND = "DigesterConfig";
+
+export interface DigesterOptions {
+  /** References that start with one of these are left alone. */
+  skipPrefixes: string[];
+  /** How many references are resolved at once. */
+  concurrency: number;
+  /** Time allowed for one registry request, in milliseconds. */
+  timeoutMs: number;
+  /** Registries reached over plain HTTP when HTTPS fails (loopback ones always are). */
+  insecureRegistries: string[];
+}
+
+export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
+  skipPrefixes: [],
+  concurrency: 16,
+  timeoutMs: 30_000,
+  insecureRegistries: [],
+});
+
+export interface ConfigProblem {
+  /** The offending key, as the user wrote it. */
+  field: string;
+  message: string;
+}
+
+/** Values from ConfigMap data are strings; the typed kind carries YAML types. */
+type Source = "configmap" | "typed";
+type FieldParser = (value: unknown, source: Source) => { value: unknown } | { problem: string };
+
+const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }> = {
+  skipPrefixes: { key: "skipPrefixes", parse: stringList },
+  concurrency: { key: "concurrency", parse: integerIn(1, 256) },
+  timeoutMs: { key: "timeout", parse: duration },
+  insecureRegistries: { key: "insecureRegistries", parse: stringList },
+};
+
+export interface ParsedConfig {
+  options: DigesterOptions;
+  problems: ConfigProblem[];
+}
+
+/** Reads the functionConfig node (absent = defaults). */
+export function parseConfig(node: Node | undefined, document: Document.Parsed): ParsedConfig {
+  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [] };
+  const problems: ConfigProblem[] = [];
+  if (node === undefined) return { options, problems };
+  if (!isMap(node)) {
+    return { options, problems: [{ field: "functionConfig", message: `functionConfig must be a mapping, got ${describe(node)}` }] };
+  }
+  const config: unknown = node.toJS(document);
+  if (!isRecord(config)) return { options, problems };
+  const { apiVersion, kind } = config;
+
+  let values: Record<string, unknown>;
+  let source: Source;
+  let prefix: string;
+  if (kind === "ConfigMap" && (apiVersion === "v1" || apiVersion === undefined)) {
+    source = "configmap";
+    prefix = "data.";
+    const data = config.data ?? {};
+    if (!isRecord(data)) return { options, problems: [{ field: "data", message: `ConfigMap data must be a mapping, got ${typeof data}` }] };
+    values = data;
+  } else if (kind === CONFIG_KIND && apiVersion === CONFIG_API_VERSION) {
+    source = "typed";
+    prefix = "";
+    values = Object.fromEntries(Object.entries(config).filter(([k]) => !["apiVersion", "kind", "metadata"].includes(k)));
+  } else {
+    const got = `${String(apiVersion)}/${String(kind)}`;
+    return {
+      options,
+      problems: [{ field: "kind", message: `unsupported functionConfig ${got}: use a v1 ConfigMap or ${CONFIG_API_VERSION} ${CONFIG_KIND}` }],
+    };
+  }
+
+  const byKey = new Map(Object.entries(FIELDS).map(([name, spec]) => [spec.key, { name: name as keyof DigesterOptions, ...spec }]));
+  for (const [key, raw] of Object.entries(values)) {
+    const spec = byKey.get(key);
+    if (spec === undefined) {
+      problems.push({ field: prefix + key, message: `unknown config key ${JSON.stringify(key)}; known keys: ${[...byKey.keys()].join(", ")}` });
+      continue;
+    }
+    const parsed = spec.parse(raw, source);
+    if ("problem" in parsed) problems.push({ field: prefix + key, message: `${key}: ${parsed.problem}` });
+    else (options as unknown as Record<string, unknown>)[spec.name] = parsed.value;
+  }
+  return { options, problems };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A YAML list of strings, or (in a ConfigMap) one string split on commas and white space. */
+function stringList(value: unknown, source: Source): { value: string[] } | { problem: string } {
+  if (typeof value === "string" && (source === "configmap" || !value.includes("\n"))) {
+    return { value: value.split(/[\s,]+/).filter((s) => s !== "") };
+  }
+  if (Array.isArray(value) && value.every((v): v is string => typeof v === "string" && v.trim() !== "")) {
+    return { value: value.map((v) => v.trim()) };
+  }
+  return { problem: "expected a list of non-empty strings" + (source === "configmap" ? " (comma-separated)" : "") };
+}
+
+function integerIn(min: number, max: number): FieldParser {
+  return (value) => {
+    const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+      return { problem: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}` };
+    }
+    return { value: n };
+  };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration ("30s", "1m30s", "500ms") or a number of seconds; result in ms. */
+function duration(value: unknown): { value: number } | { problem: string } {
+  const bad = { problem: `expected a duration such as "30s", "2m" or "1500ms", got ${JSON.stringify(value)}` };
+  let ms: number;
+  if (typeof value === "number") ms = value * 1000;
+  else if (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)) ms = Number(value) * 1000;
+  else if (typeof value === "string" && /^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value.trim())) {
+    ms = 0;
+    for (const m of value.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
+  } else return bad;
+  if (!Number.isFinite(ms) || ms <= 0) return { problem: `must be more than zero, got ${JSON.stringify(value)}` };
+  return { value: Math.round(ms) };
+}

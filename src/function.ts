@@ -1,0 +1,54 @@
+// The KRM function as a pure-ish step: ResourceList text in, ResourceList
+// text and an exit code out. I/O and process concerns stay in main.ts.
+import { parseConfig } from "./config.js";
+import type { DigesterOptions } from "./config.js";
+import { pinImages } from "./pin.js";
+import type { PinReport } from "./pin.js";
+import { applyEdits } from "./resourcelist/edits.js";
+import { parseResourceList, resultsEdit } from "./resourcelist/resource-list.js";
+import type { DigestSource } from "./resolve.js";
+import { hasErrors } from "./results.js";
+import type { Result } from "./results.js";
+
+export interface ClosableSource extends DigestSource {
+  close(): Promise<void>;
+}
+
+export interface FunctionOutput {
+  output: string;
+  results: Result[];
+  exitCode: 0 | 1;
+  stats: PinReport["stats"];
+}
+
+/** Throws InputError when the input is not a ResourceList at all. */
+export async function runFunction(input: string, openSource: (options: DigesterOptions) => ClosableSource): Promise<FunctionOutput> {
+  const list = parseResourceList(input);
+  const config = parseConfig(list.functionConfig, list.document);
+  let report: PinReport;
+  if (config.problems.length > 0) {
+    // A bad config resolves nothing: the user asked for something we would not do.
+    const results: Result[] = config.problems.map((p) => ({
+      severity: "error",
+      message: `functionConfig: ${p.message}`,
+      field: { path: `functionConfig.${p.field}` },
+    }));
+    report = { edits: [], results, stats: { fields: 0, pinned: 0, unique: 0 } };
+  } else {
+    const source = openSource(config.options);
+    try {
+      report = await pinImages(list, config.options, source);
+    } finally {
+      await source.close();
+    }
+  }
+  const edits = [...report.edits];
+  const results = resultsEdit(list, report.results);
+  if (results) edits.push(results);
+  return {
+    output: applyEdits(list.source, edits),
+    results: report.results,
+    exitCode: hasErrors(report.results) ? 1 : 0,
+    stats: report.stats,
+  };
+}

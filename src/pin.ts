@@ -1,0 +1,132 @@
+// The transformer: find every image field, resolve the unique references,
+// and produce text edits (pinned values) plus one result per field.
+import { isMap } from "yaml";
+import type { Scalar } from "yaml";
+import type { DigesterOptions } from "./config.js";
+import { InvalidReferenceError, parseReference } from "./name/reference.js";
+import type { ImageReference } from "./name/reference.js";
+import type { TextEdit } from "./resourcelist/edits.js";
+import { fileRef, isLocalConfig, resourceRef } from "./resourcelist/identity.js";
+import { describe } from "./resourcelist/resource-list.js";
+import type { ResourceList } from "./resourcelist/resource-list.js";
+import { lookupKey, resolveAll } from "./resolve.js";
+import type { DigestSource } from "./resolve.js";
+import type { FileRef, ResourceRef, Result } from "./results.js";
+import { imageSlots } from "./workloads.js";
+
+export interface PinReport {
+  edits: TextEdit[];
+  results: Result[];
+  /** Image fields seen, and how many unique references were looked up. */
+  stats: { fields: number; pinned: number; unique: number };
+}
+
+interface Pending {
+  ref: ImageReference;
+  node: Scalar;
+  where: Where;
+}
+
+interface Where {
+  resourceRef: ResourceRef;
+  file: FileRef | undefined;
+  path: string;
+}
+
+function located(where: Where, result: Omit<Result, "resourceRef" | "file">, currentValue?: unknown, proposedValue?: unknown): Result {
+  // Key order as kpt prints results: message, severity, resourceRef, field, file.
+  const out: Result = { message: result.message, severity: result.severity, resourceRef: where.resourceRef };
+  out.field = { path: where.path };
+  if (currentValue !== undefined) out.field.currentValue = currentValue;
+  if (proposedValue !== undefined) out.field.proposedValue = proposedValue;
+  if (where.file) out.file = where.file;
+  return out;
+}
+
+export async function pinImages(list: ResourceList, options: DigesterOptions, source: DigestSource): Promise<PinReport> {
+  const results: Result[] = [];
+  const pending: Pending[] = [];
+  let fields = 0;
+
+  (list.items?.items ?? []).forEach((entry, index) => {
+    if (!isMap(entry)) {
+      results.push({ severity: "error", message: `items[${index}] is not a Kubernetes object (got ${describe(entry)}); it was left as it is` });
+      return;
+    }
+    if (isLocalConfig(entry)) return;
+    const slots = imageSlots(entry, list.document);
+    if (slots.length === 0) return;
+    const resource = resourceRef(entry);
+    const file = fileRef(entry);
+    for (const slot of slots) {
+      const where = { resourceRef: resource, file, path: slot.path };
+      fields++;
+      if (slot.kind === "problem") {
+        results.push(located(where, { severity: "error", message: `${slot.message}; set it to an image reference such as registry/repository:tag` }, slot.currentValue));
+        continue;
+      }
+      let ref: ImageReference;
+      try {
+        ref = parseReference(slot.value);
+      } catch (error) {
+        if (!(error instanceof InvalidReferenceError)) throw error;
+        results.push(located(where, { severity: "error", message: `${error.message}; fix the image field` }, slot.value));
+        continue;
+      }
+      if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
+      pending.push({ ref, node: slot.node, where });
+    }
+  });
+
+  const outcomes = await resolveAll(
+    pending.map((p) => p.ref),
+    source,
+    options.concurrency,
+  );
+
+  const edits = new Map<number, TextEdit>();
+  let pinned = 0;
+  for (const { ref, node, where } of pending) {
+    const outcome = outcomes.get(lookupKey(ref));
+    if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
+    if ("error" in outcome) {
+      results.push(located(where, { severity: "error", message: failureMessage(ref, outcome.error) }, ref.original));
+      continue;
+    }
+    const value = `${ref.original}@${outcome.digest}`;
+    const range = node.range;
+    if (!range) throw new Error(`image node without a source range at ${where.path}`);
+    // One edit per node: an anchored image shared through aliases is pinned once.
+    edits.set(range[0], { start: range[0], end: range[1], text: scalarText(node, value) });
+    pinned++;
+    results.push(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}` }, ref.original, value));
+  }
+  return { edits: [...edits.values()], results, stats: { fields, pinned, unique: outcomes.size } };
+}
+
+function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {
+  const qualified = `${ref.registry}/${ref.repository}`;
+  return prefixes.some((p) => ref.original.startsWith(p) || qualified.startsWith(p));
+}
+
+/** The new value in the quoting style of the old one. */
+function scalarText(node: Scalar, value: string): string {
+  switch (node.type) {
+    case "QUOTE_SINGLE":
+      return `'${value.replaceAll("'", "''")}'`;
+    case "PLAIN":
+      return value;
+    default:
+      // Double-quoted stays double-quoted; a block scalar becomes one line.
+      return JSON.stringify(value);
+  }
+}
+
+function failureMessage(ref: ImageReference, error: unknown): string {
+  if (error instanceof Error) {
+    const hint = "hint" in error && typeof error.hint === "string" && error.hint !== "" ? ` ${error.hint}` : "";
+    const message = error.message.includes(ref.original) ? error.message : `cannot resolve ${ref.original}: ${error.message}`;
+    return message + hint;
+  }
+  return `cannot resolve ${ref.original}: ${String(error)}`;
+}

@@ -1,0 +1,44 @@
+// Results as the KRM Functions Specification defines them (ResourceList.results).
+
+export type Severity = "error" | "warning" | "info";
+
+export interface ResourceRef {
+  apiVersion?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
+export interface FileRef {
+  path: string;
+  index?: number;
+}
+
+export interface FieldRef {
+  path: string;
+  currentValue?: unknown;
+  proposedValue?: unknown;
+}
+
+export interface Result {
+  message: string;
+  severity: Severity;
+  resourceRef?: ResourceRef;
+  field?: FieldRef;
+  file?: FileRef;
+  tags?: Record<string, string>;
+}
+
+export function hasErrors(results: readonly Result[]): boolean {
+  return results.some((r) => r.severity === "error");
+}
+
+/** One line for stderr: "error: deployment.yaml Deployment default/web spec…image: message". */
+export function formatResult(result: Result): string {
+  const where = [
+    result.file?.path,
+    result.resourceRef && [result.resourceRef.kind, [result.resourceRef.namespace, result.resourceRef.name].filter(Boolean).join("/")].filter(Boolean).join(" "),
+    result.field?.path,
+  ].filter((part) => part !== undefined && part !== "");
+  return `${result.severity}: ${where.length > 0 ? `${where.join(" ")}: ` : ""}${result.message}`;
+}
