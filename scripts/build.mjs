@@ -1,7 +1,7 @@
 // Bundles src/main.ts into dist/krm-digester: one executable file that needs
 // no node_modules at run time (kpt --exec, Kptfile exec steps, kustomize).
 import { build } from "esbuild";
-import { chmod, readFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 
 const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const outfile = "dist/krm-digester";
@@ -21,6 +21,10 @@ await build({
   logLevel: "warning",
 });
 await chmod(outfile, 0o755);
+// Inside this repo ("type": "module") Node would load the extension-less
+// bundle as ESM; dist/ is its own CommonJS scope. Copied anywhere else, the
+// file is CommonJS by default.
+await writeFile("dist/package.json", '{ "type": "commonjs" }\n');
 console.error(`built ${outfile} (${pkg.version})`);
 
 // The standalone executable next to it (Node SEA, no Node needed to run):
