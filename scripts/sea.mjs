@@ -20,7 +20,7 @@
 // platform). Cross-platform builds must pass --no-code-cache (Node's docs:
 // otherwise the final executable may crash).
 import { execFile } from "node:child_process";
-import { chmod, copyFile, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, open, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -93,17 +93,32 @@ export async function buildSea(opts = {}) {
   return out;
 }
 
-// NodeSource's node (Debian here) ships its debug info and static symbol
-// table: `strip` drops them (99 -> 86 MB) and keeps .dynsym, which is all a
-// node binary needs at run time. Only for ELF files this `strip` understands
-// (binutils may know only this machine's architectures); anything else is
-// left as it is.
+// Node's official Linux binaries (also what NodeSource's Debian package
+// installs) carry debug info and a static symbol table: `strip` drops them
+// (99 -> 86 MB) and keeps .dynsym, all a node binary needs at run time.
+// An aarch64 binary needs binutils-aarch64-linux-gnu's strip; with no strip
+// for the binary's architecture it is left as it is (bigger, same function).
+const STRIP_BY_ELF_MACHINE = { 0x3e: ["x86_64-linux-gnu-strip", "strip"], 0xb7: ["aarch64-linux-gnu-strip"] };
+
 async function stripDebugInfo(file) {
+  const head = Buffer.alloc(20);
+  const fh = await open(file, "r");
   try {
-    await run("strip", [file]);
-  } catch (err) {
-    console.error(`sea: not stripping ${path.basename(file)}: ${String(err.stderr || err.message).trim().split("\n")[0]}`);
+    await fh.read(head, 0, 20, 0);
+  } finally {
+    await fh.close();
   }
+  const isElf = head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  const tools = isElf ? (STRIP_BY_ELF_MACHINE[head.readUInt16LE(18)] ?? []) : [];
+  for (const tool of tools) {
+    try {
+      await run(tool, [file]);
+      return;
+    } catch (err) {
+      if (err.code !== "ENOENT") throw err;
+    }
+  }
+  console.error(`sea: not stripping ${path.basename(file)} (no strip for it here: ${tools.join(", ") || "not a known ELF"})`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

