@@ -44,13 +44,17 @@ function located(where: Where, result: Omit<Result, "resourceRef" | "file">, cur
 }
 
 export async function pinImages(list: ResourceList, options: DigesterOptions, source: DigestSource): Promise<PinReport> {
-  const results: Result[] = [];
-  const pending: Pending[] = [];
+  // Results come out in document order; slot numbers keep that order across
+  // the walk (immediate problems) and resolution (later outcomes).
+  const ordered: { slot: number; result: Result }[] = [];
+  let slotCount = 0;
+  const report = (result: Result, slot = slotCount++): void => void ordered.push({ slot, result });
+  const pending: (Pending & { slot: number })[] = [];
   let fields = 0;
 
   (list.items?.items ?? []).forEach((entry, index) => {
     if (!isMap(entry)) {
-      results.push({ severity: "error", message: `items[${index}] is not a Kubernetes object (got ${describe(entry)}); it was left as it is` });
+      report({ severity: "error", message: `items[${index}] is not a Kubernetes object (got ${describe(entry)}); it was left as it is` });
       return;
     }
     if (isLocalConfig(entry)) return;
@@ -62,7 +66,7 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
       const where = { resourceRef: resource, file, path: slot.path };
       fields++;
       if (slot.kind === "problem") {
-        results.push(located(where, { severity: "error", message: `${slot.message}; set it to an image reference such as registry/repository:tag` }, slot.currentValue));
+        report(located(where, { severity: "error", message: `${slot.message}; set it to an image reference such as registry/repository:tag` }, slot.currentValue));
         continue;
       }
       let ref: ImageReference;
@@ -70,11 +74,11 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
         ref = parseReference(slot.value);
       } catch (error) {
         if (!(error instanceof InvalidReferenceError)) throw error;
-        results.push(located(where, { severity: "error", message: `${error.message}; fix the image field` }, slot.value));
+        report(located(where, { severity: "error", message: `${error.message}; fix the image field` }, slot.value));
         continue;
       }
       if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
-      pending.push({ ref, node: slot.node, where });
+      pending.push({ ref, node: slot.node, where, slot: slotCount++ });
     }
   });
 
@@ -86,11 +90,11 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
 
   const edits = new Map<number, TextEdit>();
   let pinned = 0;
-  for (const { ref, node, where } of pending) {
+  for (const { ref, node, where, slot } of pending) {
     const outcome = outcomes.get(lookupKey(ref));
     if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
     if ("error" in outcome) {
-      results.push(located(where, { severity: "error", message: failureMessage(ref, outcome.error) }, ref.original));
+      report(located(where, { severity: "error", message: failureMessage(ref, outcome.error) }, ref.original), slot);
       continue;
     }
     const value = `${ref.original}@${outcome.digest}`;
@@ -99,8 +103,9 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
     // One edit per node: an anchored image shared through aliases is pinned once.
     edits.set(range[0], { start: range[0], end: range[1], text: scalarText(node, value) });
     pinned++;
-    results.push(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}` }, ref.original, value));
+    report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}` }, ref.original, value), slot);
   }
+  const results = ordered.sort((a, b) => a.slot - b.slot).map((o) => o.result);
   return { edits: [...edits.values()], results, stats: { fields, pinned, unique: outcomes.size } };
 }
 
