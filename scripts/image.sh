@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# npm run image: builds localhost/krm-digester:dev from the project's
+# Dockerfile (public, digest-pinned bases: needs access to their registries;
+# without it use `npm run image:offline`), then runs it once with --version.
+#
+# Engine: podman when installed (with CONTAINERS_CONF defaulting to the
+# project's containers/containers.conf), else docker when its daemon answers.
+#
+# Environment:
+#   IMAGE             tag to build (default localhost/krm-digester:dev)
+#   IMAGE_BUILD_ARGS  extra arguments for `build`, split on spaces (used by
+#                     scripts/image-offline.sh: --pull=never, --build-arg BASE=…;
+#                     with --manifest NAME, NAME is built instead of a tag)
+#
+# Multi-platform (the Dockerfile needs no emulation for it):
+#   podman build --platform linux/amd64,linux/arm64 --manifest krm-digester:multi .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/krm-digester:TAG --push .
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# since START_NS: seconds elapsed, one decimal.
+since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); echo "$((ms / 1000)).$((ms % 1000 / 100)) s"; }
+
+IMAGE=${IMAGE:-localhost/krm-digester:dev}
+read -r -a extra <<< "${IMAGE_BUILD_ARGS:-}"
+
+if command -v podman >/dev/null; then
+  engine=podman
+  export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/containers/containers.conf}
+elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+  engine=docker
+else
+  echo "image: neither podman nor a running docker daemon (apt-get install podman buildah runc)" >&2
+  exit 1
+fi
+
+version=$(node -p 'require("./package.json").version')
+revision=$(git rev-parse --verify -q HEAD 2>/dev/null || true)
+source=$(node -p 'const r = require("./package.json").repository; (typeof r === "string" ? r : r?.url) ?? ""')
+[ -n "$source" ] || source=$(git remote get-url origin 2>/dev/null || true)
+[ -n "$source" ] || echo "image: no repository URL in package.json nor a git remote: org.opencontainers.image.source stays empty" >&2
+
+tag=(-t "$IMAGE")
+for a in "${extra[@]}"; do [ "$a" = --manifest ] && tag=(); done
+
+echo "image: $engine build $IMAGE (krm-digester $version${revision:+, ${revision:0:12}})" >&2
+start=$(date +%s%N)
+"$engine" build "${extra[@]}" "${tag[@]}" \
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
+  -f Dockerfile .
+build_s=$(since "$start")
+
+# The check: the image's entrypoint is the bundle, as nobody.
+got=$("$engine" run --rm --user nobody "$IMAGE" --version)
+if [ "$got" != "krm-digester $version" ]; then
+  echo "image: $IMAGE --version printed '$got', expected 'krm-digester $version'" >&2
+  exit 1
+fi
+echo "image: $IMAGE built in $build_s; --version: $got" >&2
