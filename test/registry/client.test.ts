@@ -1,0 +1,454 @@
+// RegistryClient against a real registry (Debian's docker-registry,
+// distribution 2.8.2) started per describe() by test/support/registry.ts.
+import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import { createServer } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { request } from "undici";
+import { parseReference } from "../../src/name/reference.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import type { RegistryClientOptions } from "../../src/registry/client.js";
+import type { Credential, CredentialProvider } from "../../src/registry/credentials.js";
+import { RegistryError } from "../../src/registry/errors.js";
+import type { RegistryErrorCode } from "../../src/registry/errors.js";
+import { freePort, startRegistry } from "../support/registry.js";
+import type { Registry } from "../support/registry.js";
+import { IMAGE_KINDS, pushImage, pushOciIndex, pushOciManifest } from "../support/seed.js";
+import type { PushedManifest, SeedTarget } from "../support/seed.js";
+import { startTokenServer } from "../support/token-server.js";
+import type { TokenServer } from "../support/token-server.js";
+
+const TIMEOUT_MS = 10_000;
+
+/** Starts a registry for the enclosing describe() and stops it after. */
+function useRegistry(start: () => Promise<Registry>): () => Registry {
+  let registry: Registry | undefined;
+  before(async () => {
+    registry = await start();
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+  return () => {
+    assert.ok(registry, "registry not started");
+    return registry;
+  };
+}
+
+/** A client closed after the test that made it. */
+async function withClient<T>(options: Partial<RegistryClientOptions>, fn: (c: RegistryClient) => Promise<T>): Promise<T> {
+  const client = new RegistryClient({ timeoutMs: TIMEOUT_MS, ...options });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+const resolve = (client: RegistryClient, image: string): Promise<string> => client.resolveDigest(parseReference(image));
+
+async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${String(err)}`);
+    assert.equal(err.code, code, `code of: ${err.message}`);
+    assert.ok(err.hint.length > 0);
+    assert.ok(!err.message.includes("\n"), "message is one line");
+    return err;
+  }
+  assert.fail(`expected ${code}, but it resolved`);
+}
+
+const fixed = (credential: Credential): CredentialProvider => ({ lookup: () => Promise.resolve(credential) });
+
+describe("anonymous HTTP registry on loopback", () => {
+  const reg = useRegistry(() => startRegistry());
+  const seeded = new Map<string, PushedManifest>();
+  before(async () => {
+    for (const kind of IMAGE_KINDS) seeded.set(kind, await pushImage(reg(), { repository: `kinds/${kind}`, tag: "v1", kind }));
+  });
+
+  test("each manifest kind resolves to the seeded digest (the index's for index and list) with one HEAD each", async () => {
+    await withClient({}, async (client) => {
+      for (const kind of IMAGE_KINDS) {
+        const before = client.stats;
+        const digest = await resolve(client, `${reg().host}/kinds/${kind}:v1`);
+        assert.equal(digest, seeded.get(kind)?.digest, kind);
+        assert.equal(client.stats.head - before.head, 1, `${kind}: exactly one HEAD`);
+        assert.equal(client.stats.get - before.get, 0, `${kind}: no GET`);
+      }
+      assert.equal(client.stats.token, 0);
+    });
+  });
+
+  test("HTTPS is tried first, plain HTTP works after it, and the scheme is remembered", async () => {
+    await withClient({}, async (client) => {
+      await resolve(client, `${reg().host}/kinds/oci-index:v1`);
+      assert.equal(client.stats.ping, 2, "one HTTPS probe that failed, one HTTP probe");
+      await resolve(client, `${reg().host}/kinds/oci-manifest:v1`);
+      await resolve(client, `${reg().host}/kinds/docker-manifest:v1`);
+      assert.equal(client.stats.ping, 2, "no probe after the first");
+      assert.equal(client.stats.head, 3);
+    });
+  });
+
+  test("the same registry named 'localhost' works too", async () => {
+    await withClient({}, async (client) => {
+      const digest = await resolve(client, `localhost:${reg().port}/kinds/docker-manifest-list:v1`);
+      assert.equal(digest, seeded.get("docker-manifest-list")?.digest);
+    });
+  });
+
+  test("concurrent resolves share one probe and each make one HEAD", async () => {
+    await withClient({}, async (client) => {
+      const images = IMAGE_KINDS.flatMap((k) => [`${reg().host}/kinds/${k}:v1`, `${reg().host}/kinds/${k}:v1`]);
+      const digests = await Promise.all(images.map((i) => resolve(client, i)));
+      assert.deepEqual(digests, IMAGE_KINDS.flatMap((k) => [seeded.get(k)?.digest, seeded.get(k)?.digest]));
+      assert.equal(client.stats.ping, 2);
+      assert.equal(client.stats.head, images.length);
+    });
+  });
+
+  test("an unknown tag is TAG_NOT_FOUND", async () => {
+    await withClient({}, async (client) => {
+      const err = await rejectsWith(resolve(client, `${reg().host}/kinds/oci-index:v9`), "TAG_NOT_FOUND");
+      assert.equal(err.message, `tag "v9" not found in repository ${reg().host}/kinds/oci-index`);
+      assert.equal(err.registry, reg().host);
+      assert.equal(err.image, `${reg().host}/kinds/oci-index:v9`);
+    });
+  });
+
+  test("an unknown repository is REPOSITORY_NOT_FOUND", async () => {
+    await withClient({}, async (client) => {
+      const err = await rejectsWith(resolve(client, `${reg().host}/no/such/repo:v1`), "REPOSITORY_NOT_FOUND");
+      assert.match(err.message, new RegExp(`repository ${reg().host}/no/such/repo not found`));
+    });
+  });
+
+  test("a reference without a tag resolves 'latest'", async () => {
+    const pushed = await pushOciManifest(reg(), "defaults/app", "latest");
+    await withClient({}, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/defaults/app`), pushed.digest);
+    });
+  });
+});
+
+describe("a registry behind a proxy that hides HEAD", () => {
+  const reg = useRegistry(() => startRegistry());
+  let seeded: PushedManifest | undefined;
+  let proxy: Tamper | undefined;
+  before(async () => {
+    seeded = await pushOciIndex(reg(), "app", "v1");
+    proxy = await startTamper(reg().url);
+  });
+  after(async () => proxy?.stop());
+
+  test("HEAD without Docker-Content-Digest: GET and hash the exact bytes", async () => {
+    assert.ok(proxy && seeded);
+    proxy.mode = "strip-digest";
+    await withClient({}, async (client) => {
+      assert.equal(await resolve(client, `${proxy?.host}/app:v1`), seeded?.digest);
+      assert.deepEqual([client.stats.head, client.stats.get], [1, 1]);
+    });
+  });
+
+  test("HEAD rejected with 405: GET", async () => {
+    assert.ok(proxy && seeded);
+    proxy.mode = "reject-head";
+    await withClient({}, async (client) => {
+      assert.equal(await resolve(client, `${proxy?.host}/app:v1`), seeded?.digest);
+      assert.deepEqual([client.stats.head, client.stats.get], [1, 1]);
+      // A real 404 is still told apart after the HEAD was rejected.
+      await rejectsWith(resolve(client, `${proxy?.host}/app:v9`), "TAG_NOT_FOUND");
+      await rejectsWith(resolve(client, `${proxy?.host}/nope:v1`), "REPOSITORY_NOT_FOUND");
+    });
+  });
+});
+
+describe("registries that cannot be reached", () => {
+  test("a port with nothing listening is UNREACHABLE, quickly", async () => {
+    const port = await freePort();
+    await withClient({}, async (client) => {
+      const t0 = performance.now();
+      const err = await rejectsWith(resolve(client, `127.0.0.1:${port}/app:v1`), "UNREACHABLE");
+      assert.ok(performance.now() - t0 < 2000, "fails fast");
+      assert.match(err.message, new RegExp(`^registry 127\\.0\\.0\\.1:${port} is unreachable: connection refused`));
+    });
+  });
+
+  test("a server that accepts and never answers is TIMEOUT within timeoutMs", async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((s) => void sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await withClient({ timeoutMs: 700 }, async (client) => {
+        const t0 = performance.now();
+        await rejectsWith(resolve(client, `127.0.0.1:${port}/app:v1`), "TIMEOUT");
+        const elapsed = performance.now() - t0;
+        // Lower bound loose: Node starts timers from the loop's cached clock, which may lag wall time.
+        assert.ok(elapsed >= 350 && elapsed < 700 + 300, `failed after ${Math.round(elapsed)} ms`);
+      });
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+});
+
+describe("TLS registry on loopback", () => {
+  const reg = useRegistry(() => startRegistry({ tls: true }));
+  let seeded: PushedManifest | undefined;
+  before(async () => {
+    seeded = await pushImage(reg(), { repository: "secure/app", tag: "v1", kind: "docker-manifest-list" });
+  });
+
+  test("resolves over verified HTTPS with the CA trusted, one probe", async () => {
+    await withClient({ ca: reg().caPem ?? "" }, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/secure/app:v1`), seeded?.digest);
+      assert.deepEqual([client.stats.ping, client.stats.head], [1, 1]);
+    });
+  });
+
+  test("an untrusted certificate is TLS, not a confusing answer from a plain-HTTP retry", async () => {
+    await withClient({}, async (client) => {
+      const err = await rejectsWith(resolve(client, `${reg().host}/secure/app:v1`), "TLS");
+      assert.match(err.message, /untrusted CA|not trusted/);
+    });
+  });
+});
+
+describe("token-auth registry", () => {
+  let tokens: TokenServer | undefined;
+  const ts = (): TokenServer => {
+    assert.ok(tokens);
+    return tokens;
+  };
+  before(async () => {
+    tokens = await startTokenServer({ users: { alice: "secret" }, anonymous: true });
+  });
+  after(async () => tokens?.stop());
+  const reg = useRegistry(() => startRegistry({ token: ts().registryConfig }));
+  const pushAuth: Pick<SeedTarget, "authorization"> = {
+    authorization: (repo) => `Bearer ${ts().issueToken([`repository:${repo}:pull,push`])}`,
+  };
+  const seeded = new Map<string, PushedManifest>();
+  before(async () => {
+    for (const tag of ["a", "b", "c"]) seeded.set(tag, await pushOciManifest({ ...reg(), ...pushAuth }, "team/app", tag));
+    seeded.set("other", await pushOciIndex({ ...reg(), ...pushAuth }, "team/other", "v1"));
+  });
+
+  test("anonymous pull: concurrent resolves of one repository share one token request, one HEAD each", async () => {
+    ts().resetCounters();
+    await withClient({}, async (client) => {
+      const images = ["a", "b", "c", "a", "b", "c"].map((t) => `${reg().host}/team/app:${t}`);
+      const digests = await Promise.all(images.map((i) => resolve(client, i)));
+      assert.deepEqual(digests, ["a", "b", "c", "a", "b", "c"].map((t) => seeded.get(t)?.digest));
+      assert.equal(ts().counters.requests, 1, "one token request for the repository");
+      assert.deepEqual(ts().requests[0]?.scopes, ["repository:team/app:pull"]);
+      assert.equal(ts().requests[0]?.service, ts().service);
+      assert.equal(client.stats.token, 1);
+      assert.equal(client.stats.head, images.length, "the probe's challenge lets the first HEAD carry the token");
+
+      // Another repository needs its own scope, hence its own token; the cached one is reused later.
+      assert.equal(await resolve(client, `${reg().host}/team/other:v1`), seeded.get("other")?.digest);
+      assert.equal(await resolve(client, `${reg().host}/team/app:a`), seeded.get("a")?.digest);
+      assert.equal(ts().counters.requests, 2);
+    });
+  });
+
+  test("Basic credentials go to the token service", async () => {
+    ts().resetCounters();
+    await withClient({ credentials: fixed({ kind: "basic", username: "alice", password: "secret" }) }, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/team/app:a`), seeded.get("a")?.digest);
+      assert.equal(ts().requests[0]?.user, "alice");
+    });
+  });
+
+  test("wrong credentials are UNAUTHORIZED", async () => {
+    await withClient({ credentials: fixed({ kind: "basic", username: "alice", password: "wrong" }) }, async (client) => {
+      const err = await rejectsWith(resolve(client, `${reg().host}/team/app:a`), "UNAUTHORIZED");
+      assert.match(err.message, /token service 127\.0\.0\.1:\d+ .*rejected the credentials/);
+    });
+  });
+
+  test("an identity token falls back from the OAuth2 POST (404 here) to GET", async () => {
+    ts().resetCounters();
+    await withClient({ credentials: fixed({ kind: "identityToken", token: "refresh-me" }) }, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/team/app:b`), seeded.get("b")?.digest);
+      assert.equal(client.stats.token, 2, "POST, then GET");
+      assert.equal(ts().counters.issued, 1);
+    });
+  });
+
+  test("an unknown tag or repository behind token auth is still TAG_NOT_FOUND / REPOSITORY_NOT_FOUND", async () => {
+    await withClient({}, async (client) => {
+      await rejectsWith(resolve(client, `${reg().host}/team/app:nope`), "TAG_NOT_FOUND");
+      await rejectsWith(resolve(client, `${reg().host}/team/nope:v1`), "REPOSITORY_NOT_FOUND");
+    });
+  });
+
+  test("a registry whose /v2/ is anonymous: the 401's challenge is remembered for later resolves", async () => {
+    const proxy = await startTamper(reg().url);
+    proxy.mode = "anonymous-ping";
+    try {
+      await withClient({}, async (client) => {
+        assert.equal(await resolve(client, `${proxy.host}/team/app:a`), seeded.get("a")?.digest);
+        assert.deepEqual([client.stats.head, client.stats.token], [2, 1], "401, token, retry");
+        assert.equal(await resolve(client, `${proxy.host}/team/app:b`), seeded.get("b")?.digest);
+        assert.deepEqual([client.stats.head, client.stats.token], [3, 1], "token sent up front");
+      });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a failing credential provider is a RegistryError naming the image", async () => {
+    const broken: CredentialProvider = { lookup: () => Promise.reject(new Error("helper exited 1")) };
+    await withClient({ credentials: broken }, async (client) => {
+      const err = await rejectsWith(resolve(client, `${reg().host}/team/app:a`), "UNAUTHORIZED");
+      assert.match(err.message, /looking up credentials failed: helper exited 1/);
+    });
+  });
+});
+
+describe("token-auth registry whose token service gives out a bad token first", () => {
+  let real: TokenServer | undefined;
+  let foreign: TokenServer | undefined;
+  let realm: HttpServer | undefined;
+  let realmRequests = 0;
+  before(async () => {
+    real = await startTokenServer();
+    foreign = await startTokenServer(); // its signing cert is not the registry's: tokens are invalid
+    realm = createHttpServer((req, res) => {
+      const target = realmRequests++ === 0 ? foreign : real;
+      void forward(`${target?.url ?? ""}${req.url ?? ""}`, req, res);
+    });
+    await new Promise<void>((r) => realm?.listen(0, "127.0.0.1", r));
+  });
+  after(async () => {
+    await new Promise((r) => realm?.close(r));
+    await real?.stop();
+    await foreign?.stop();
+  });
+  const reg = useRegistry(() => {
+    assert.ok(real && realm);
+    const { port } = realm.address() as AddressInfo;
+    return startRegistry({ token: { ...real.registryConfig, realm: `http://127.0.0.1:${port}/token` } });
+  });
+
+  test("a 401 invalid_token makes the client fetch a fresh token once and retry", async () => {
+    assert.ok(real);
+    const tokens = real;
+    const pushed = await pushOciManifest(
+      { ...reg(), authorization: (repo) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` },
+      "app",
+      "v1",
+    );
+    await withClient({}, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/app:v1`), pushed.digest);
+      assert.equal(client.stats.token, 2, "the invalid token, then a good one");
+      assert.equal(client.stats.head, 2, "the rejected HEAD and its retry");
+      assert.equal(realmRequests, 2);
+    });
+  });
+});
+
+describe("htpasswd registry", () => {
+  const reg = useRegistry(() => startRegistry({ htpasswd: { user: "bob", password: "hunter2" } }));
+  let seeded: PushedManifest | undefined;
+  before(async () => {
+    seeded = await pushOciManifest(reg(), "private/app", "v1");
+  });
+
+  test("Basic credentials are sent up front", async () => {
+    await withClient({ credentials: fixed({ kind: "basic", username: "bob", password: "hunter2" }) }, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/private/app:v1`), seeded?.digest);
+      assert.equal(client.stats.head, 1);
+    });
+  });
+
+  test("without credentials: UNAUTHORIZED", async () => {
+    await withClient({}, async (client) => {
+      await rejectsWith(resolve(client, `${reg().host}/private/app:v1`), "UNAUTHORIZED");
+    });
+  });
+
+  test("with a wrong password: UNAUTHORIZED", async () => {
+    await withClient({ credentials: fixed({ kind: "basic", username: "bob", password: "nope" }) }, async (client) => {
+      await rejectsWith(resolve(client, `${reg().host}/private/app:v1`), "UNAUTHORIZED");
+    });
+  });
+});
+
+// ---- helpers ---------------------------------------------------------------
+
+interface Tamper {
+  readonly host: string;
+  mode: "strip-digest" | "reject-head" | "anonymous-ping";
+  stop(): Promise<void>;
+}
+
+/** An HTTP proxy to a registry that hides what some real registries do not offer on HEAD. */
+async function startTamper(upstream: string): Promise<Tamper> {
+  const state: { mode: Tamper["mode"] } = { mode: "strip-digest" };
+  const server = createHttpServer((req, res) => {
+    const isManifest = /\/manifests\//.test(req.url ?? "");
+    if (req.url === "/v2/" && state.mode === "anonymous-ping") {
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      return;
+    }
+    if (isManifest && req.method === "HEAD" && state.mode === "reject-head") {
+      res.writeHead(405).end();
+      return;
+    }
+    void forward(`${upstream}${req.url ?? ""}`, req, res, (headers) => {
+      if (isManifest && req.method === "HEAD" && state.mode === "strip-digest") delete headers["docker-content-digest"];
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    get mode() {
+      return state.mode;
+    },
+    set mode(m) {
+      state.mode = m;
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+async function forward(
+  url: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  edit: (headers: Record<string, string | string[] | undefined>) => void = () => {},
+): Promise<void> {
+  try {
+    const headers: Record<string, string> = {};
+    for (const name of ["accept", "authorization", "user-agent"]) {
+      const v = req.headers[name];
+      if (typeof v === "string") headers[name] = v;
+    }
+    const method = req.method === "HEAD" ? "HEAD" : "GET";
+    const up = await request(url, { method, headers });
+    const out = { ...up.headers };
+    delete out["transfer-encoding"];
+    delete out.connection;
+    delete out["keep-alive"];
+    edit(out);
+    const body = Buffer.from(await up.body.arrayBuffer());
+    res.writeHead(up.statusCode, out as Record<string, string | string[]>).end(method === "HEAD" ? undefined : body);
+  } catch (err) {
+    res.writeHead(502).end(String(err));
+  }
+}
