@@ -315,6 +315,30 @@ describe("token-auth registry", () => {
   });
 });
 
+describe("token-auth registry whose token service answers access_token only, without expires_in", () => {
+  let tokens: TokenServer | undefined;
+  before(async () => {
+    tokens = await startTokenServer({ tokenField: "access_token", omitExpiresIn: true });
+  });
+  after(async () => tokens?.stop());
+  const reg = useRegistry(() => startRegistry({ token: tokens?.registryConfig }));
+
+  test("resolves, and reuses the token", async () => {
+    assert.ok(tokens);
+    const ts = tokens;
+    const pushed = await pushOciManifest(
+      { ...reg(), authorization: (repo) => `Bearer ${ts.issueToken([`repository:${repo}:pull,push`])}` },
+      "app",
+      "v1",
+    );
+    await withClient({}, async (client) => {
+      assert.equal(await resolve(client, `${reg().host}/app:v1`), pushed.digest);
+      assert.equal(await resolve(client, `${reg().host}/app:v1`), pushed.digest);
+      assert.deepEqual([client.stats.token, client.stats.head], [1, 2]);
+    });
+  });
+});
+
 describe("token-auth registry whose token service gives out a bad token first", () => {
   let real: TokenServer | undefined;
   let foreign: TokenServer | undefined;
