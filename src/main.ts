@@ -1,4 +1,98 @@
-// Placeholder entry point; the KRM function is being built (issue 2).
+// Thin entry point: arguments, stdin, stdout, stderr and the exit code.
+// Everything a user can get wrong ends in a one-line message, never a stack.
+import { runFunction } from "./function.js";
+import { RegistryClient } from "./registry/client.js";
+import { InputError } from "./resourcelist/errors.js";
+import { formatResult } from "./results.js";
 import { VERSION } from "./version.js";
 
-if (process.argv.includes("--version")) process.stdout.write(`krm-digester ${VERSION}\n`);
+const HELP = `krm-digester ${VERSION}: pins container images in Kubernetes manifests to their registry digests.
+
+A KRM function: reads a ResourceList on stdin, writes it on stdout with every
+image in containers, initContainers and ephemeralContainers resolved against
+its registry (repo:tag -> repo:tag@sha256:...). Logs go to stderr.
+
+Usage:
+  kpt fn eval DIR --exec krm-digester [-- key=value ...]
+  kpt fn render DIR --allow-exec          (Kptfile pipeline step)
+  kustomize build --enable-alpha-plugins --enable-exec DIR
+  krm-digester < resource-list.yaml > out.yaml
+
+Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v1alpha1):
+  skipPrefixes        images starting with one of these are left alone
+  concurrency         references resolved at once (default 16)
+  timeout             per registry request, e.g. 30s (default 30s)
+  insecureRegistries  hosts reached over plain HTTP when HTTPS fails
+
+Exit status: 0 when every image was pinned or skipped, 1 when any result is
+an error (each is in the output's results and on stderr), 2 on bad input.
+
+Options:
+  --help      show this text
+  --version   print the version
+`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    await write(process.stdout, HELP);
+    return 0;
+  }
+  if (args.includes("--version")) {
+    await write(process.stdout, `krm-digester ${VERSION}\n`);
+    return 0;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`krm-digester: unknown argument ${JSON.stringify(args[0])}; settings go in the function config (see --help)\n`);
+    return 2;
+  }
+  if (process.stdin.isTTY) {
+    process.stderr.write("krm-digester: expected a ResourceList on stdin (run it through kpt or kustomize, or pipe a file in; see --help)\n");
+    return 2;
+  }
+  const started = performance.now();
+  const input = await readStdin();
+  let client: RegistryClient | undefined;
+  const result = await runFunction(input, (options) => {
+    client = new RegistryClient({ timeoutMs: options.timeoutMs, insecureRegistries: options.insecureRegistries, userAgent: `krm-digester/${VERSION}` });
+    return client;
+  });
+  // The whole list reaches stdout before anything else happens: kpt writes
+  // whatever it receives, so a cut-off output would delete manifests.
+  await write(process.stdout, result.output);
+  for (const r of result.results) if (r.severity !== "info") process.stderr.write(`krm-digester: ${formatResult(r)}\n`);
+  const { fields, pinned, unique } = result.stats;
+  const requests = client ? ` (${client.stats.head} HEAD, ${client.stats.get} GET, ${client.stats.token} token requests)` : "";
+  const errors = result.results.filter((r) => r.severity === "error").length;
+  process.stderr.write(
+    `krm-digester: ${pinned} of ${fields} image fields pinned, ${unique} unique references resolved${requests}, ` +
+      `${errors} error${errors === 1 ? "" : "s"}, ${Math.round(performance.now() - started)} ms\n`,
+  );
+  return result.exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof InputError) {
+      process.stderr.write(`krm-digester: ${error.message}\n`);
+      process.exit(2);
+    }
+    const detail = process.env.KRM_DIGESTER_DEBUG && error instanceof Error ? `\n${error.stack}` : "";
+    process.stderr.write(
+      `krm-digester: internal error: ${error instanceof Error ? error.message : String(error)}${detail}\n` +
+        `This is a bug in krm-digester ${VERSION}. Please report it with the input that caused it ` +
+        `(set KRM_DIGESTER_DEBUG=1 for a stack trace).\n`,
+    );
+    process.exit(3);
+  },
+);

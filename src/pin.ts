@@ -129,9 +129,9 @@ function scalarText(node: Scalar, value: string): string {
 
 function failureMessage(ref: ImageReference, error: unknown): string {
   if (error instanceof Error) {
-    const hint = "hint" in error && typeof error.hint === "string" && error.hint !== "" ? ` ${error.hint}` : "";
     const message = error.message.includes(ref.original) ? error.message : `cannot resolve ${ref.original}: ${error.message}`;
-    return message + hint;
+    if (!("hint" in error) || typeof error.hint !== "string" || error.hint === "") return message;
+    return `${message.replace(/\.?$/, ".")} ${error.hint}`;
   }
   return `cannot resolve ${ref.original}: ${String(error)}`;
 }
