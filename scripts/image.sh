@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run image: builds localhost/krm-digester:dev from the project's
 # Dockerfile (public, digest-pinned bases: needs access to their registries;
-# without it use `npm run image:offline`), then runs it once with --version.
+# without it use `npm run image:offline`), then checks it with --version.
 #
 # Engine: podman when installed (with CONTAINERS_CONF defaulting to the
 # project's containers/containers.conf), else docker when its daemon answers.
@@ -9,11 +9,14 @@
 # Environment:
 #   IMAGE             tag to build (default localhost/krm-digester:dev)
 #   IMAGE_BUILD_ARGS  extra arguments for `build`, split on spaces (used by
-#                     scripts/image-offline.sh: --pull=never, --build-arg BASE=…;
-#                     with --manifest NAME, NAME is built instead of a tag)
+#                     scripts/image-offline.sh: --pull=never, --build-arg BASE=…)
+#
+# The check (scripts/image-check.sh): the image's entrypoint prints the
+# version, run as nobody.
 #
 # Multi-platform (the Dockerfile needs no emulation for it):
-#   podman build --platform linux/amd64,linux/arm64 --manifest krm-digester:multi .
+#   podman build --platform linux/amd64,linux/arm64 --build-arg BUILDPLATFORM=linux/amd64 --manifest krm-digester:multi .
+#     (BUILDPLATFORM spelled out for podman 4.3, which sets it to the target)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/krm-digester:TAG --push .
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,20 +42,20 @@ source=$(node -p 'const r = require("./package.json").repository; (typeof r === 
 [ -n "$source" ] || source=$(git remote get-url origin 2>/dev/null || true)
 [ -n "$source" ] || echo "image: no repository URL in package.json nor a git remote: org.opencontainers.image.source stays empty" >&2
 
-tag=(-t "$IMAGE")
-for a in "${extra[@]}"; do [ "$a" = --manifest ] && tag=(); done
+# Podman 4.3 (Debian 12) sets BUILDPLATFORM to the target platform in a
+# --platform build, so the build stage would look for an arm64 builder: name
+# the real build platform.
+platform_args=()
+if [ "$engine" = podman ]; then
+  platform_args=(--build-arg "BUILDPLATFORM=$(podman info --format '{{.Host.OS}}/{{.Host.Arch}}')")
+fi
 
 echo "image: $engine build $IMAGE (krm-digester $version${revision:+, ${revision:0:12}})" >&2
 start=$(date +%s%N)
-"$engine" build "${extra[@]}" "${tag[@]}" \
+"$engine" build "${extra[@]}" "${platform_args[@]}" -t "$IMAGE" \
   --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
   -f Dockerfile .
 build_s=$(since "$start")
 
-# The check: the image's entrypoint is the bundle, as nobody.
-got=$("$engine" run --rm --user nobody "$IMAGE" --version)
-if [ "$got" != "krm-digester $version" ]; then
-  echo "image: $IMAGE --version printed '$got', expected 'krm-digester $version'" >&2
-  exit 1
-fi
-echo "image: $IMAGE built in $build_s; --version: $got" >&2
+echo "image: $IMAGE built in $build_s" >&2
+bash scripts/image-check.sh "$engine" "$IMAGE" "$version"
