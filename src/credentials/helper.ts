@@ -1,0 +1,139 @@
+// Docker credential helpers: `docker-credential-<name> get` with the server
+// URL on stdin answers {"ServerURL","Username","Secret"} on stdout. Each
+// (helper, server) is asked at most once per run, with a deadline. Failures
+// name the helper, its exit code and the first line of its stderr; the
+// helper's stdout (which holds the secret) never reaches a message.
+import { spawn } from "node:child_process";
+import type { Credential } from "../registry/credentials.js";
+
+export class HelperError extends Error {
+  override readonly name = "HelperError";
+}
+
+/** What helpers print (on stdout, exit 1) when they have nothing for the server. */
+const NOT_FOUND = /credentials not found/i;
+const MAX_OUTPUT_BYTES = 1024 * 1024;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export interface HelperOptions {
+  /** Deadline for one helper call, in ms. */
+  readonly timeoutMs: number;
+  /** Environment of the helper process (PATH finds it). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class CredentialHelpers {
+  private readonly calls = new Map<string, Promise<Credential | undefined>>();
+
+  constructor(private readonly options: HelperOptions) {}
+
+  /** The credential helper `name` holds for `serverUrl`, or undefined when it has none. Throws HelperError. */
+  get(name: string, serverUrl: string): Promise<Credential | undefined> {
+    const key = `${name}\n${serverUrl}`;
+    let call = this.calls.get(key);
+    if (!call) {
+      // Failures are cached too: a broken helper is not run again for every image.
+      call = this.run(name, serverUrl);
+      this.calls.set(key, call);
+    }
+    return call;
+  }
+
+  private async run(name: string, serverUrl: string): Promise<Credential | undefined> {
+    const program = `docker-credential-${name}`;
+    if (!NAME.test(name)) throw new HelperError(`${JSON.stringify(program)} is not a valid credential helper name`);
+    const { code, stdout, stderr, spawnError, timedOut } = await execute(program, serverUrl, this.options);
+    if (spawnError !== undefined) {
+      const missing = (spawnError as NodeJS.ErrnoException).code === "ENOENT";
+      throw new HelperError(missing ? `${program} is not installed (not found on PATH)` : `${program} could not be started: ${spawnError.message}`);
+    }
+    if (timedOut) throw new HelperError(`${program} did not answer within ${seconds(this.options.timeoutMs)}`);
+    if (code !== 0) {
+      if (NOT_FOUND.test(stdout) || NOT_FOUND.test(stderr)) return undefined;
+      const why = firstLine(stderr);
+      throw new HelperError(`${program} get failed with exit code ${String(code)}${why ? `: ${why}` : ""}`);
+    }
+    return parseAnswer(stdout, program);
+  }
+}
+
+/** `Username` "<token>" marks the Secret as an identity (refresh) token, as docker reads it. */
+export function parseAnswer(stdout: string, program: string): Credential | undefined {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(stdout);
+  } catch {
+    // JSON.parse quotes the text it failed on: the secret must not end up in the message.
+    throw new HelperError(`${program} get did not answer with JSON`);
+  }
+  if (typeof answer !== "object" || answer === null) throw new HelperError(`${program} get did not answer with a JSON object`);
+  const { Username: username, Secret: secret } = answer as Record<string, unknown>;
+  if (typeof secret !== "string" || secret === "") return undefined;
+  if (username === "<token>") return { kind: "identityToken", token: secret };
+  return { kind: "basic", username: typeof username === "string" ? username : "", password: secret };
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  spawnError?: Error;
+  timedOut: boolean;
+}
+
+function execute(program: string, input: string, options: HelperOptions): Promise<Outcome> {
+  return new Promise((resolve) => {
+    // Its own process group, so that a deadline also ends whatever the helper started (and holds our pipes).
+    const child = spawn(program, ["get"], { env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let spawnError: Error | undefined;
+    let settled = false;
+    const finish = (code: number | null, timedOut: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const outcome: Outcome = { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut };
+      if (spawnError) outcome.spawnError = spawnError;
+      resolve(outcome);
+    };
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_OUTPUT_BYTES) kill();
+      else into.push(chunk);
+    };
+    child.stdout.on("data", collect(out));
+    child.stderr.on("data", collect(err));
+    const timer = setTimeout(() => {
+      kill();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(null, true);
+    }, options.timeoutMs);
+    child.on("error", (error) => {
+      spawnError = error;
+      finish(null, false);
+    });
+    // A helper that exits without reading stdin makes the write fail with EPIPE: that is its answer, not ours.
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+    child.on("close", (code) => finish(code, false));
+  });
+}
