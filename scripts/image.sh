@@ -54,7 +54,10 @@ echo "image: $engine build $IMAGE (krm-digester $version${revision:+, ${revision
 start=$(date +%s%N)
 "$engine" build "${extra[@]}" "${platform_args[@]}" -t "$IMAGE" \
   --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source" \
-  -f Dockerfile .
+  -f Dockerfile . || {
+  echo "image: $engine build failed; a machine that cannot reach the public base images' registries: npm run image:offline" >&2
+  exit 1
+}
 build_s=$(since "$start")
 
 echo "image: $IMAGE built in $build_s" >&2
