@@ -7,41 +7,69 @@ import { bearerChallenge, parseChallenges } from "./challenge.js";
 import type { Challenge } from "./challenge.js";
 import { anonymous } from "./credentials.js";
 import type { CredentialProvider } from "./credentials.js";
-import { RegistryError, fromNetworkError } from "./errors.js";
+import { RegistryError } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
 import { MANIFEST_ACCEPT, resolveManifestDigest } from "./manifest.js";
+import { mirrorTable, registryKey } from "./mirrors.js";
+import type { Mirror, MirrorMap } from "./mirrors.js";
+import { Network } from "./network.js";
+import type { NetworkOptions } from "./network.js";
 import { Authenticator } from "./token.js";
 import { Transport } from "./transport.js";
 import type { Endpoint, HttpResponse, Stats } from "./transport.js";
 
-export interface RegistryClientOptions {
-  /** Deadline of every single HTTP request (connect, headers and body), in ms. */
-  readonly timeoutMs: number;
+interface ClientOptions {
   /**
    * Registries that may be spoken to over plain HTTP when HTTPS fails to
    * connect ("host:port" as in image references; a bare host matches any port).
    * Loopback registries always may.
    */
   readonly insecureRegistries?: readonly string[];
+  /** Registry ("docker.io", "ghcr.io", "host:port") -> mirrors asked first, in order. */
+  readonly mirrors?: MirrorMap;
   readonly credentials?: CredentialProvider;
   readonly userAgent?: string;
-  /** Extra CA certificates (PEM) to trust besides Node's bundled roots. */
-  readonly ca?: string | readonly string[];
 }
+
+/**
+ * A client on a Network shared with other clients (closed by its owner), or
+ * one with a network of its own made from these options (closed with the client).
+ */
+export type RegistryClientOptions = ClientOptions & ({ readonly network: Network } | (NetworkOptions & { readonly network?: undefined }));
+
+/** A resolved tag, and who answered when it was not the image's own registry. */
+export interface Resolution {
+  readonly digest: string;
+  /** The mirror (host[:port][/prefix]) that answered. */
+  readonly mirror?: string;
+  /** Said about the lookup in results, e.g. which mirror answered or why the mirrors were passed over. */
+  readonly note?: string;
+}
+
+// Failures that say the mirror itself is unusable, not just that it lacks this image.
+const MIRROR_DOWN = new Set(["UNREACHABLE", "TIMEOUT", "TLS", "PROXY"]);
 
 export class RegistryClient {
   private readonly transport: Transport;
+  private readonly network: Network;
+  private readonly ownNetwork: boolean;
   private readonly auth: Authenticator;
   /** The latest challenge per registry origin, when a 401 named one after the probe. */
   private readonly challenges = new Map<string, readonly Challenge[]>();
+  private readonly mirrors: ReadonlyMap<string, readonly Mirror[]>;
+  /** Mirrors that failed at the connection level this run, with why: later lookups skip them. */
+  private readonly mirrorsDown = new Map<string, string>();
+  private answeredByMirror = 0;
 
-  constructor(private readonly options: RegistryClientOptions) {
+  constructor(options: RegistryClientOptions) {
+    this.ownNetwork = options.network === undefined;
+    this.network = options.network ?? new Network(options);
     this.transport = new Transport({
-      timeoutMs: options.timeoutMs,
+      network: this.network,
       insecureRegistries: options.insecureRegistries,
       userAgent: options.userAgent ?? `krm-digester/${VERSION}`,
-      ca: options.ca,
     });
+    this.mirrors = mirrorTable(options.mirrors);
     this.auth = new Authenticator(
       (url, req, context) => this.transport.request(url, req, context),
       options.credentials ?? anonymous,
@@ -49,9 +77,14 @@ export class RegistryClient {
     );
   }
 
-  /** Requests made so far: manifest HEADs and GETs, token requests, `/v2/` probes, tag-list checks. */
-  get stats(): Readonly<Stats> {
-    return { ...this.transport.stats };
+  /** Requests made so far: manifest HEADs and GETs, token requests, `/v2/` probes, tag-list checks, retries; lookups a mirror answered. */
+  get stats(): Readonly<Stats & { mirrored: number }> {
+    return { ...this.transport.stats, mirrored: this.answeredByMirror };
+  }
+
+  /** What CA certificates are trusted, as TLS errors describe it. */
+  get trust(): string {
+    return this.network.trust.description;
   }
 
   /**
@@ -61,17 +94,55 @@ export class RegistryClient {
    * Every failure is a RegistryError.
    */
   async resolveDigest(ref: ImageReference): Promise<string> {
-    if (ref.digest !== undefined) return ref.digest;
-    const context: ErrorContext = {
-      registry: ref.registry,
-      repository: ref.repository,
-      tag: tagOf(ref),
-      image: ref.original,
-    };
+    return (await this.resolve(ref)).digest;
+  }
+
+  /**
+   * resolveDigest, through the registry's mirrors first when it has any: the
+   * first mirror that knows the tag answers; when none does (down, tag
+   * missing, any error), the registry itself does, and its error is the one
+   * reported, with what the mirrors said appended.
+   */
+  async resolve(ref: ImageReference): Promise<Resolution> {
+    if (ref.digest !== undefined) return { digest: ref.digest };
+    const tag = tagOf(ref);
+    const upstream: ErrorContext = { registry: ref.registry, repository: ref.repository, tag, image: ref.original };
+    const failed: string[] = [];
+    for (const mirror of this.mirrors.get(registryKey(ref.registry)) ?? []) {
+      const down = this.mirrorsDown.get(mirror.display);
+      if (down !== undefined) {
+        failed.push(`mirror ${mirror.display} skipped (${down})`);
+        continue;
+      }
+      const repository = mirror.prefix ? `${mirror.prefix}/${ref.repository}` : ref.repository;
+      try {
+        const digest = await this.resolveAt({ registry: mirror.host, repository, tag, image: ref.original });
+        this.answeredByMirror++;
+        return { digest, mirror: mirror.display, note: `resolved through mirror ${mirror.display}` };
+      } catch (err) {
+        if (!(err instanceof RegistryError)) throw err;
+        if (this.transport.runSignal.aborted) throw err.rebind(upstream);
+        const why = mirrorFailure(err);
+        if (MIRROR_DOWN.has(err.code)) this.mirrorsDown.set(mirror.display, `failed earlier: ${why}`);
+        failed.push(`mirror ${mirror.display}: ${why}`);
+      }
+    }
     try {
+      const digest = await this.resolveAt(upstream);
+      return failed.length === 0 ? { digest } : { digest, note: `resolved from ${ref.registry} after ${failed.join("; ")}` };
+    } catch (err) {
+      if (err instanceof RegistryError && failed.length > 0) throw err.with({ note: `asked first: ${failed.join("; ")}` });
+      throw err;
+    }
+  }
+
+  private async resolveAt(context: ErrorContext): Promise<string> {
+    try {
+      // Lookups queued behind the global concurrency limit end at once after the deadline.
+      if (this.transport.runSignal.aborted) throw this.transport.runSignal.reason as unknown;
       const endpoint = await this.transport.endpoint(context);
-      const manifest = new URL(`/v2/${ref.repository}/manifests/${encodeURIComponent(context.tag)}`, endpoint.origin);
-      const tags = new URL(`/v2/${ref.repository}/tags/list?n=1`, endpoint.origin);
+      const manifest = new URL(`/v2/${context.repository}/manifests/${encodeURIComponent(context.tag)}`, endpoint.origin);
+      const tags = new URL(`/v2/${context.repository}/tags/list?n=1`, endpoint.origin);
       return await resolveManifestDigest(
         {
           manifest: (method) => this.send(endpoint, manifest, method === "HEAD" ? "head" : "get", context),
@@ -80,9 +151,9 @@ export class RegistryClient {
         context,
       );
     } catch (err) {
-      // Shared probes and token fetches carry the image that started them.
-      if (err instanceof RegistryError) throw err.image === context.image ? err : err.rebind(context);
-      throw fromNetworkError(err, context, this.options.timeoutMs);
+      // Shared probes and token fetches carry the image and registry that started them.
+      if (err instanceof RegistryError) throw err.image === context.image && err.registry === context.registry ? err : err.rebind(context);
+      throw this.transport.failure(err, context);
     }
   }
 
@@ -106,8 +177,15 @@ export class RegistryClient {
     throw await this.auth.refused(context, bearerChallenge(parseChallenges(res.headers["www-authenticate"]))?.error);
   }
 
-  /** Closes the pooled connections; the client is not usable afterwards. */
+  /** Closes the pooled connections, unless the network is shared; the client is not usable afterwards. */
   async close(): Promise<void> {
-    await this.transport.close();
+    if (this.ownNetwork) await this.network.close();
   }
+}
+
+/** Why a mirror did not answer, in a few words. */
+function mirrorFailure(err: RegistryError): string {
+  if (err.code === "TAG_NOT_FOUND") return "tag not found";
+  if (err.code === "REPOSITORY_NOT_FOUND") return "repository not found";
+  return `${err.code} ${err.detail}`;
 }

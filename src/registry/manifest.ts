@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { RegistryError, fromResponse } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
-import { header } from "./transport.js";
+import { header, responseExtra } from "./transport.js";
 import type { HttpResponse } from "./transport.js";
 
 /**
@@ -41,13 +41,13 @@ export async function resolveManifestDigest(requests: ManifestRequests, context:
     if (digest !== undefined && isDigest(digest)) return digest;
     // No (usable) Docker-Content-Digest, a SHOULD the ECR and Red Hat registries have skipped: hash a GET.
   } else if (!GET_AFTER_HEAD.has(head.status)) {
-    throw fromResponse(head.status, head.body, context, { retryAfter: header(head.headers, "retry-after") });
+    throw fromResponse(head.status, head.body, context, responseExtra(head));
   }
 
   const get = await requests.manifest("GET");
   if (get.status !== 200) {
     // The GET's error body may tell MANIFEST_UNKNOWN (tag) from NAME_UNKNOWN (repository).
-    const error = fromResponse(get.status, get.body, context, { retryAfter: header(get.headers, "retry-after") });
+    const error = fromResponse(get.status, get.body, context, responseExtra(get));
     throw error.code === "TAG_NOT_FOUND" ? await confirmRepository(requests, error, context) : error;
   }
   checkMediaType(get, context);
@@ -75,7 +75,7 @@ async function confirmRepository(requests: ManifestRequests, tagError: RegistryE
     return tagError; // the manifest answer stands
   }
   if (tags.status !== 404) return tagError;
-  const repoError = fromResponse(tags.status, tags.body, context);
+  const repoError = fromResponse(tags.status, tags.body, context, responseExtra(tags));
   return repoError.code === "REPOSITORY_NOT_FOUND" ? repoError : tagError;
 }
 

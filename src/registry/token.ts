@@ -8,6 +8,7 @@ import type { BearerChallenge, Challenge } from "./challenge.js";
 import type { Credential, CredentialProvider } from "./credentials.js";
 import { RegistryError, fromResponse } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
+import { responseExtra } from "./transport.js";
 import type { HttpRequest, HttpResponse } from "./transport.js";
 
 /** Sends one request (the transport's `request`). */
@@ -187,7 +188,7 @@ export class Authenticator {
       throw new RegistryError("UNAUTHORIZED", context, `${why} (HTTP ${res.status})`, { subject, status: res.status });
     }
     if (res.status !== 200) {
-      throw fromResponse(res.status, res.body, context, { subject, retryAfter: res.headers["retry-after"]?.toString() });
+      throw fromResponse(res.status, res.body, context, responseExtra(res, subject));
     }
     return parseToken(res.body, this.now(), context, subject);
   }

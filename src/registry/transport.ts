@@ -1,12 +1,19 @@
-// HTTP for the registry client: one keep-alive undici dispatcher per client,
-// a hard per-request deadline, manual redirects (so credentials never follow
-// a redirect to another origin), and the scheme choice per registry.
-import { rootCertificates } from "node:tls";
-import { Agent, EnvHttpProxyAgent, request } from "undici";
+// HTTP for one registry client: bounded retries of transient failures,
+// a deadline per attempt, the per-registry concurrency slot, manual redirects
+// (credentials never follow one to another origin, HTTPS never silently
+// becomes HTTP), and the scheme choice per registry. Pools, trust, proxies,
+// limits and the run's deadline come from the shared Network.
+import { request } from "undici";
 import type { Dispatcher } from "undici";
 import { apiHost, isLoopback } from "../name/reference.js";
 import { RegistryError, fromNetworkError } from "./errors.js";
-import type { ErrorContext } from "./errors.js";
+import type { ErrorContext, NetworkSituation, ResponseExtra } from "./errors.js";
+import type { Network } from "./network.js";
+import { proxyFor } from "./proxy.js";
+import type { Proxy } from "./proxy.js";
+import { backoffMs, parseRetryAfter, retryableStatus, sleep } from "./retry.js";
+
+export type RequestKind = "head" | "get" | "token" | "ping" | "tags";
 
 export interface Stats {
   /** Manifest HEADs. */
@@ -19,15 +26,14 @@ export interface Stats {
   ping: number;
   /** Tag-list requests, only made after a manifest 404 to tell a missing repository from a missing tag. */
   tags: number;
+  /** Requests sent again after a transient failure (each is also counted under its kind). */
+  retries: number;
 }
-export type RequestKind = keyof Stats;
 
 export interface TransportOptions {
-  readonly timeoutMs: number;
+  readonly network: Network;
   readonly insecureRegistries?: readonly string[] | undefined;
   readonly userAgent: string;
-  /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
-  readonly ca?: string | readonly string[] | undefined;
 }
 
 export interface HttpRequest {
@@ -50,6 +56,10 @@ export interface HttpResponse {
   readonly body: Buffer;
   /** Where the answer came from after redirects. */
   readonly url: URL;
+  /** How often the request was sent again before this answer. */
+  readonly retries: number;
+  /** The proxy the answer came through (scheme://host:port), if any. */
+  readonly proxy: string | undefined;
 }
 
 /** A registry's base URL as found by probing `/v2/`, with the challenge it answered. */
@@ -69,15 +79,31 @@ export function header(headers: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** What an error built from this answer should say besides status and body. */
+export function responseExtra(res: HttpResponse, subject?: string): ResponseExtra {
+  return { retryAfter: header(res.headers, "retry-after"), proxy: res.proxy, retries: res.retries, subject };
+}
+
+/** Where one attempt stands, for its error message. */
+interface Hop {
+  url: URL;
+  phase: NetworkSituation["phase"];
+  proxy: Proxy | undefined;
+}
+
 export class Transport {
-  readonly stats: Stats = { head: 0, get: 0, token: 0, ping: 0, tags: 0 };
-  private readonly dispatcher: Dispatcher;
+  readonly stats: Stats = { head: 0, get: 0, token: 0, ping: 0, tags: 0, retries: 0 };
+  private readonly network: Network;
   private readonly insecure: ReadonlySet<string>;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
 
   constructor(private readonly options: TransportOptions) {
-    this.dispatcher = createDispatcher(options);
+    this.network = options.network;
     this.insecure = new Set(options.insecureRegistries ?? []);
+  }
+
+  get runSignal(): AbortSignal {
+    return this.network.runSignal;
   }
 
   /** Whether plain HTTP may be tried: loopback registries and those the user listed as insecure. */
@@ -115,8 +141,8 @@ export class Transport {
     try {
       return await this.ping(`https://${host}`, context);
     } catch (httpsError) {
-      // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP";
-      // a timeout is not retried (that would double the wait on a stalled host).
+      // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP", and only
+      // where the user allows plain HTTP; a timeout is not retried (that would double the wait).
       const fallback =
         httpsError instanceof RegistryError &&
         (httpsError.code === "TLS" || httpsError.code === "UNREACHABLE") &&
@@ -140,35 +166,99 @@ export class Transport {
   }
 
   /**
-   * One logical request (redirects included) under one deadline of timeoutMs.
-   * Network failures become RegistryError; HTTP statuses are returned as is.
+   * One logical request: attempts (each with redirects, under timeoutMs)
+   * repeated while the failure is transient (a dropped connection, 408, 429,
+   * most 5xx) and the retry policy and run deadline allow. Network failures
+   * become RegistryError; HTTP statuses, retried or not, are returned as is.
    */
   async request(url: URL, req: HttpRequest, context: ErrorContext): Promise<HttpResponse> {
-    this.stats[req.kind]++;
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    try {
-      // Racing the signal as well: undici does not abort a request still waiting for its connection.
-      return await raceAbort(this.follow(url, req, signal, context), signal);
-    } catch (err) {
-      throw fromNetworkError(err, context, this.options.timeoutMs, req.subject);
+    let waited = 0;
+    for (let retries = 0; ; retries++) {
+      let res: Omit<HttpResponse, "retries"> | undefined;
+      let failure: RegistryError | undefined;
+      try {
+        res = await this.attempt(url, req, context);
+      } catch (err) {
+        if (!(err instanceof RegistryError)) throw err;
+        failure = err;
+      }
+      const giveUp = (): HttpResponse => {
+        if (failure) throw failure.with({ retries });
+        if (!res) throw new Error("unreachable: neither response nor failure");
+        return { ...res, retries };
+      };
+      if (failure ? !failure.transient : !retryableStatus(res?.status ?? 0)) return giveUp();
+      // Retry-After, where given, is what the server asked for; otherwise back off with jitter.
+      const asked = res ? parseRetryAfter(header(res.headers, "retry-after")) : undefined;
+      const policy = this.network.retry;
+      const wait = asked ?? backoffMs(retries, policy);
+      const late = Date.now() + wait >= this.network.deadlineAt;
+      if (retries >= policy.retries || waited + wait > policy.budgetMs || late) return giveUp();
+      waited += wait;
+      this.stats.retries++;
+      try {
+        await sleep(wait, this.runSignal);
+      } catch (err) {
+        throw this.failure(err, context, req, { url, phase: "response", proxy: undefined });
+      }
     }
   }
 
-  private async follow(url: URL, req: HttpRequest, signal: AbortSignal, context: ErrorContext): Promise<HttpResponse> {
+  private async attempt(url: URL, req: HttpRequest, context: ErrorContext): Promise<Omit<HttpResponse, "retries">> {
+    const hop: Hop = { url, phase: "response", proxy: undefined };
+    let release: (() => void) | undefined;
+    try {
+      // Queueing for a slot is not part of the attempt's timeout; the run deadline still ends it.
+      release = await this.network.limiter.acquire(url.host, this.runSignal);
+      this.stats[req.kind]++;
+      const signal = AbortSignal.any([AbortSignal.timeout(this.network.timeoutMs), this.runSignal]);
+      // Racing the signal as well: undici does not abort a request still waiting for its connection.
+      return await raceAbort(this.follow(req, signal, context, hop), signal);
+    } catch (err) {
+      throw this.failure(err, context, req, hop);
+    } finally {
+      release?.();
+    }
+  }
+
+  /** A thrown error as a RegistryError about the context's registry (for failures outside a request). */
+  failure(err: unknown, context: ErrorContext, req?: HttpRequest, hop?: Hop): RegistryError {
+    return fromNetworkError(err, context, {
+      host: hop?.url.host ?? apiHost(context.registry),
+      timeoutMs: this.network.timeoutMs,
+      connectTimeoutMs: this.network.connectTimeoutMs,
+      phase: hop?.phase ?? "response",
+      trust: this.network.trust.description,
+      proxy: hop?.proxy,
+      subject: req?.subject,
+    });
+  }
+
+  private async follow(req: HttpRequest, signal: AbortSignal, context: ErrorContext, hop: Hop): Promise<Omit<HttpResponse, "retries">> {
     let method = req.method;
     let body = req.body;
+    let url = hop.url;
     const headers: Record<string, string> = { "user-agent": this.options.userAgent, ...req.headers };
-    for (let hop = 0; ; hop++) {
-      const res = await request(url, { dispatcher: this.dispatcher, method, headers, body: body ?? null, signal });
+    for (let redirects = 0; ; redirects++) {
+      hop.url = url;
+      hop.phase = "response";
+      hop.proxy = this.proxyFor(url, context);
+      const dispatcher = this.network.dispatcher(hop.proxy);
+      const res = await request(url, { dispatcher, method, headers, body: body ?? null, signal });
+      hop.phase = "body";
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && typeof location === "string") {
         await res.body.dump();
-        if (hop >= MAX_REDIRECTS) {
+        if (redirects >= MAX_REDIRECTS) {
           throw new RegistryError("PROTOCOL", context, `more than ${MAX_REDIRECTS} redirects from ${url.host}`);
         }
         const next = new URL(location, url);
         if (next.protocol !== "https:" && next.protocol !== "http:") {
           throw new RegistryError("PROTOCOL", context, `redirect to unsupported URL scheme ${next.protocol}`);
+        }
+        // No silent downgrade: plain HTTP only where the user allows it for the registry.
+        if (url.protocol === "https:" && next.protocol === "http:" && !this.allowsPlainHttp(next.host)) {
+          throw new RegistryError("PROTOCOL", context, `${url.host} redirected from HTTPS to plain HTTP (${next.origin}), which was refused`);
         }
         // Credentials are for the origin that asked for them, never for a redirect target elsewhere.
         if (next.origin !== url.origin) delete headers.authorization;
@@ -192,12 +282,20 @@ export class Transport {
           throw new RegistryError("PROTOCOL", context, `response from ${url.host} is larger than ${limit} bytes`);
         }
       }
-      return { status: res.statusCode, headers: res.headers, body: data, url };
+      return { status: res.statusCode, headers: res.headers, body: data, url, proxy: hop.proxy?.display };
     }
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher.close();
+  private proxyFor(url: URL, context: ErrorContext): Proxy | undefined {
+    const settings = this.network.proxies;
+    const proxy = proxyFor(url, settings);
+    if (proxy) return proxy;
+    const bad = settings.invalid.find((i) => i.scheme === url.protocol);
+    // A proxy variable we cannot use must not silently mean "connect directly".
+    if (bad && !isLoopback(url.host) && !settings.bypass(url.host, url.protocol === "https:" ? 443 : 80)) {
+      throw new RegistryError("PROXY", context, bad.problem, { proxy: bad.variable });
+    }
+    return undefined;
   }
 }
 
@@ -237,23 +335,4 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function createDispatcher(options: TransportOptions): Dispatcher {
-  const extra = options.ca === undefined ? [] : typeof options.ca === "string" ? [options.ca] : [...options.ca];
-  // A `ca` option replaces Node's trust store, so the bundled roots go along with it.
-  const tls = extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {};
-  const common = {
-    connect: { timeout: options.timeoutMs, ...tls },
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-    // The caller bounds concurrency; this caps sockets per registry origin.
-    connections: 16,
-    // One request per connection at a time: registries and proxies mishandle pipelining.
-    pipelining: 1,
-    keepAliveTimeout: 10_000,
-  };
-  const env = process.env;
-  const proxied = Boolean(env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy);
-  return proxied ? new EnvHttpProxyAgent({ ...common, requestTls: tls }) : new Agent(common);
 }

@@ -1,0 +1,109 @@
+// What every registry client of one run shares: connection pools (direct
+// and per proxy), the trust store, the proxy settings, the per-host
+// concurrency limit, the retry policy and the run's deadline. The function
+// opens one client per pull-secret scope; sharing this keeps the deadline one
+// deadline and the per-registry limit one limit.
+import { Agent, ProxyAgent } from "undici";
+import type { Dispatcher } from "undici";
+import { RunDeadlineError } from "./errors.js";
+import { KeyedLimiter } from "./limit.js";
+import { proxySettings } from "./proxy.js";
+import type { Proxy, ProxySettings } from "./proxy.js";
+import { DEFAULT_RETRY } from "./retry.js";
+import type { RetryPolicy } from "./retry.js";
+import { loadTrust } from "./trust.js";
+import type { TrustStore } from "./trust.js";
+
+export interface NetworkOptions {
+  /** Deadline of one attempt of a request (connect, headers and body), in ms. */
+  readonly timeoutMs: number;
+  /** How long to wait for a connection (TCP and TLS); default the lesser of 10 s and timeoutMs. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** Deadline of the whole run from construction: later and outstanding requests fail with TIMEOUT. */
+  readonly runTimeoutMs?: number | undefined;
+  /** Requests in flight to one host at a time; default 8. */
+  readonly registryConcurrency?: number | undefined;
+  readonly retry?: Partial<RetryPolicy> | undefined;
+  /** Extra trusted CA certificates (PEM), added to the trust store. */
+  readonly ca?: string | readonly string[] | undefined;
+  /** Where proxy and CA variables are read; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_REGISTRY_CONCURRENCY = 8;
+
+export class Network {
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly trust: TrustStore;
+  readonly proxies: ProxySettings;
+  readonly limiter: KeyedLimiter;
+  readonly retry: RetryPolicy;
+  /** Aborts, with a RunDeadlineError, when the run's deadline passes. */
+  readonly runSignal: AbortSignal;
+  /** Epoch ms of the run's deadline (Infinity without one). */
+  readonly deadlineAt: number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly direct: Dispatcher;
+  private readonly viaProxy = new Map<string, Dispatcher>();
+
+  constructor(options: NetworkOptions) {
+    const env = options.env ?? process.env;
+    this.timeoutMs = options.timeoutMs;
+    this.connectTimeoutMs = Math.min(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.timeoutMs);
+    this.trust = loadTrust(env, options.ca);
+    this.proxies = proxySettings(env);
+    this.limiter = new KeyedLimiter(options.registryConcurrency ?? DEFAULT_REGISTRY_CONCURRENCY);
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.direct = new Agent({ ...this.poolOptions(), connect: this.tls() });
+
+    const run = new AbortController();
+    this.runSignal = run.signal;
+    const runMs = options.runTimeoutMs;
+    this.timer = runMs === undefined ? undefined : setTimeout(() => run.abort(new RunDeadlineError(runMs)), runMs);
+    // The deadline never keeps the process alive by itself.
+    this.timer?.unref();
+    this.deadlineAt = runMs === undefined ? Infinity : Date.now() + runMs;
+  }
+
+  /** The pool for requests sent directly or through this proxy. */
+  dispatcher(proxy: Proxy | undefined): Dispatcher {
+    if (!proxy) return this.direct;
+    let dispatcher = this.viaProxy.get(proxy.url.href);
+    if (!dispatcher) {
+      dispatcher = new ProxyAgent({
+        ...this.poolOptions(),
+        uri: proxy.url.href,
+        // http:// registries get absolute-URI requests as Go and curl send them; https ones a CONNECT tunnel.
+        proxyTunnel: false,
+        requestTls: this.tls(),
+        proxyTls: this.tls(),
+      });
+      this.viaProxy.set(proxy.url.href, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await Promise.all([this.direct.close(), ...[...this.viaProxy.values()].map((d) => d.close())]);
+  }
+
+  private poolOptions(): Agent.Options {
+    return {
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      // The limiter bounds requests per host; sockets per origin follow it.
+      connections: this.limiter.limit,
+      // One request per connection at a time: registries and proxies mishandle pipelining.
+      pipelining: 1,
+      keepAliveTimeout: 10_000,
+    };
+  }
+
+  private tls(): { timeout: number; ca?: string[] } {
+    const ca = this.trust.ca;
+    return { timeout: this.connectTimeoutMs, ...(ca ? { ca: [...ca] } : {}) };
+  }
+}
