@@ -2,17 +2,14 @@
 // distribution 2.8.2) started per describe() by test/support/registry.ts.
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { request } from "undici";
-import { parseReference } from "../../src/name/reference.js";
-import { RegistryClient } from "../../src/registry/client.js";
-import type { RegistryClientOptions } from "../../src/registry/client.js";
 import type { Credential, CredentialProvider } from "../../src/registry/credentials.js";
-import { RegistryError } from "../../src/registry/errors.js";
-import type { RegistryErrorCode } from "../../src/registry/errors.js";
+import { rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
+import { forward, startFaultProxy } from "../support/fault-proxy.js";
+import type { FaultProxy } from "../support/fault-proxy.js";
 import { freePort, startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
 import { IMAGE_KINDS, pushImage, pushOciIndex, pushOciManifest } from "../support/seed.js";
@@ -20,47 +17,7 @@ import type { PushedManifest, SeedTarget } from "../support/seed.js";
 import { startTokenServer } from "../support/token-server.js";
 import type { TokenServer } from "../support/token-server.js";
 
-const TIMEOUT_MS = 10_000;
-
-/** Starts a registry for the enclosing describe() and stops it after. */
-function useRegistry(start: () => Promise<Registry>): () => Registry {
-  let registry: Registry | undefined;
-  before(async () => {
-    registry = await start();
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-  return () => {
-    assert.ok(registry, "registry not started");
-    return registry;
-  };
-}
-
-/** A client closed after the test that made it. */
-async function withClient<T>(options: Partial<RegistryClientOptions>, fn: (c: RegistryClient) => Promise<T>): Promise<T> {
-  const client = new RegistryClient({ timeoutMs: TIMEOUT_MS, ...options });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
-const resolve = (client: RegistryClient, image: string): Promise<string> => client.resolveDigest(parseReference(image));
-
-async function rejectsWith(promise: Promise<unknown>, code: RegistryErrorCode): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${String(err)}`);
-    assert.equal(err.code, code, `code of: ${err.message}`);
-    assert.ok(err.hint.length > 0);
-    assert.ok(!err.message.includes("\n"), "message is one line");
-    return err;
-  }
-  assert.fail(`expected ${code}, but it resolved`);
-}
+const useRegistry = (start: () => Promise<Registry>): (() => Registry) => useServer(start);
 
 const fixed = (credential: Credential): CredentialProvider => ({ lookup: () => Promise.resolve(credential) });
 
@@ -139,16 +96,17 @@ describe("anonymous HTTP registry on loopback", () => {
 describe("a registry behind a proxy that hides HEAD", () => {
   const reg = useRegistry(() => startRegistry());
   let seeded: PushedManifest | undefined;
-  let proxy: Tamper | undefined;
+  let proxy: FaultProxy | undefined;
   before(async () => {
     seeded = await pushOciIndex(reg(), "app", "v1");
-    proxy = await startTamper(reg().url);
+    proxy = await startFaultProxy(reg());
   });
   after(async () => proxy?.stop());
 
   test("HEAD without Docker-Content-Digest: GET and hash the exact bytes", async () => {
     assert.ok(proxy && seeded);
-    proxy.mode = "strip-digest";
+    proxy.reset();
+    proxy.script({ method: "HEAD", path: /\/manifests\//, fault: { kind: "strip-digest" } });
     await withClient({}, async (client) => {
       assert.equal(await resolve(client, `${proxy?.host}/app:v1`), seeded?.digest);
       assert.deepEqual([client.stats.head, client.stats.get], [1, 1]);
@@ -157,7 +115,8 @@ describe("a registry behind a proxy that hides HEAD", () => {
 
   test("HEAD rejected with 405: GET", async () => {
     assert.ok(proxy && seeded);
-    proxy.mode = "reject-head";
+    proxy.reset();
+    proxy.script({ method: "HEAD", path: /\/manifests\//, fault: { kind: "status", status: 405 } });
     await withClient({}, async (client) => {
       assert.equal(await resolve(client, `${proxy?.host}/app:v1`), seeded?.digest);
       assert.deepEqual([client.stats.head, client.stats.get], [1, 1]);
@@ -175,7 +134,7 @@ describe("registries that cannot be reached", () => {
       const t0 = performance.now();
       const err = await rejectsWith(resolve(client, `127.0.0.1:${port}/app:v1`), "UNREACHABLE");
       assert.ok(performance.now() - t0 < 2000, "fails fast");
-      assert.match(err.message, new RegExp(`^registry 127\\.0\\.0\\.1:${port} is unreachable: connection refused`));
+      assert.match(err.message, new RegExp(`^registry 127\\.0\\.0\\.1:${port} is unreachable: connection to 127\\.0\\.0\\.1:${port} refused`));
     });
   });
 
@@ -292,8 +251,8 @@ describe("token-auth registry", () => {
   });
 
   test("a registry whose /v2/ is anonymous: the 401's challenge is remembered for later resolves", async () => {
-    const proxy = await startTamper(reg().url);
-    proxy.mode = "anonymous-ping";
+    const proxy = await startFaultProxy(reg());
+    proxy.script({ path: /^\/v2\/$/, fault: { kind: "anonymous-ping" } });
     try {
       await withClient({}, async (client) => {
         assert.equal(await resolve(client, `${proxy.host}/team/app:a`), seeded.get("a")?.digest);
@@ -349,7 +308,7 @@ describe("token-auth registry whose token service gives out a bad token first", 
     foreign = await startTokenServer(); // its signing cert is not the registry's: tokens are invalid
     realm = createHttpServer((req, res) => {
       const target = realmRequests++ === 0 ? foreign : real;
-      void forward(`${target?.url ?? ""}${req.url ?? ""}`, req, res);
+      void forward({ url: target?.url ?? "" }, req, res);
     });
     await new Promise<void>((r) => realm?.listen(0, "127.0.0.1", r));
   });
@@ -407,72 +366,3 @@ describe("htpasswd registry", () => {
     });
   });
 });
-
-// ---- helpers ---------------------------------------------------------------
-
-interface Tamper {
-  readonly host: string;
-  mode: "strip-digest" | "reject-head" | "anonymous-ping";
-  stop(): Promise<void>;
-}
-
-/** An HTTP proxy to a registry that hides what some real registries do not offer on HEAD. */
-async function startTamper(upstream: string): Promise<Tamper> {
-  const state: { mode: Tamper["mode"] } = { mode: "strip-digest" };
-  const server = createHttpServer((req, res) => {
-    const isManifest = /\/manifests\//.test(req.url ?? "");
-    if (req.url === "/v2/" && state.mode === "anonymous-ping") {
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-      return;
-    }
-    if (isManifest && req.method === "HEAD" && state.mode === "reject-head") {
-      res.writeHead(405).end();
-      return;
-    }
-    void forward(`${upstream}${req.url ?? ""}`, req, res, (headers) => {
-      if (isManifest && req.method === "HEAD" && state.mode === "strip-digest") delete headers["docker-content-digest"];
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    host: `127.0.0.1:${port}`,
-    get mode() {
-      return state.mode;
-    },
-    set mode(m) {
-      state.mode = m;
-    },
-    stop: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
-async function forward(
-  url: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-  edit: (headers: Record<string, string | string[] | undefined>) => void = () => {},
-): Promise<void> {
-  try {
-    const headers: Record<string, string> = {};
-    for (const name of ["accept", "authorization", "user-agent"]) {
-      const v = req.headers[name];
-      if (typeof v === "string") headers[name] = v;
-    }
-    const method = req.method === "HEAD" ? "HEAD" : "GET";
-    const up = await request(url, { method, headers });
-    const out = { ...up.headers };
-    delete out["transfer-encoding"];
-    delete out.connection;
-    delete out["keep-alive"];
-    edit(out);
-    const body = Buffer.from(await up.body.arrayBuffer());
-    res.writeHead(up.statusCode, out as Record<string, string | string[]>).end(method === "HEAD" ? undefined : body);
-  } catch (err) {
-    res.writeHead(502).end(String(err));
-  }
-}
