@@ -1,7 +1,12 @@
 // Thin entry point: arguments, stdin, stdout, stderr and the exit code.
 // Everything a user can get wrong ends in a one-line message, never a stack.
+import { homedir } from "node:os";
+import { CredentialHelpers } from "./credentials/helper.js";
+import { hostSources } from "./credentials/host.js";
+import { CredentialedRegistry } from "./credentials/registry-source.js";
 import { runFunction } from "./function.js";
 import { RegistryClient } from "./registry/client.js";
+import { Network } from "./registry/network.js";
 import { InputError } from "./resourcelist/errors.js";
 import { formatResult } from "./results.js";
 import { VERSION } from "./version.js";
@@ -61,9 +66,16 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const started = performance.now();
   const input = await readStdin();
-  let client: RegistryClient | undefined;
+  let client: CredentialedRegistry<RegistryClient["stats"]> | undefined;
   const result = await runFunction(input, (options) => {
-    client = new RegistryClient({ timeoutMs: options.timeoutMs, insecureRegistries: options.insecureRegistries, userAgent: `krm-digester/${VERSION}` });
+    // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
+    const network = new Network({ timeoutMs: options.timeoutMs });
+    const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
+    client = new CredentialedRegistry(credentials, {
+      open: (provider) =>
+        new RegistryClient({ network, insecureRegistries: options.insecureRegistries, userAgent: `krm-digester/${VERSION}`, credentials: provider }),
+      close: () => network.close(),
+    });
     return client;
   });
   // The whole list reaches stdout before anything else happens: kpt writes

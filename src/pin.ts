@@ -3,6 +3,8 @@
 import { isMap } from "yaml";
 import type { Scalar } from "yaml";
 import type { DigesterOptions } from "./config.js";
+import { PullSecrets } from "./credentials/pull-secrets.js";
+import type { CredentialScope, SecretProblem, WorkloadSecrets } from "./credentials/pull-secrets.js";
 import { InvalidReferenceError, parseReference } from "./name/reference.js";
 import type { ImageReference } from "./name/reference.js";
 import type { TextEdit } from "./resourcelist/edits.js";
@@ -23,6 +25,8 @@ export interface PinReport {
 
 interface Pending {
   ref: ImageReference;
+  /** The pull secret of the workload that applies to this image, if any. */
+  scope: CredentialScope | undefined;
   node: Scalar;
   where: Where;
 }
@@ -51,6 +55,7 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
   const report = (result: Result, slot = slotCount++): void => void ordered.push({ slot, result });
   const pending: (Pending & { slot: number })[] = [];
   let fields = 0;
+  const pullSecrets = new PullSecrets(list.items?.items ?? [], list.document);
 
   (list.items?.items ?? []).forEach((entry, index) => {
     if (!isMap(entry)) {
@@ -62,6 +67,7 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
     if (slots.length === 0) return;
     const resource = resourceRef(entry);
     const file = fileRef(entry);
+    let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
       fields++;
@@ -78,20 +84,20 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
         continue;
       }
       if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
-      pending.push({ ref, node: slot.node, where, slot: slotCount++ });
+      if (!secrets) {
+        secrets = pullSecrets.forWorkload(entry);
+        for (const problem of pullSecrets.takeProblems()) report(secretWarning(problem));
+      }
+      pending.push({ ref, scope: secrets.scope(slot.path, ref), node: slot.node, where, slot: slotCount++ });
     }
   });
 
-  const outcomes = await resolveAll(
-    pending.map((p) => p.ref),
-    source,
-    options.concurrency,
-  );
+  const outcomes = await resolveAll(pending, source, options.concurrency);
 
   const edits = new Map<number, TextEdit>();
   let pinned = 0;
-  for (const { ref, node, where, slot } of pending) {
-    const outcome = outcomes.get(lookupKey(ref));
+  for (const { ref, scope, node, where, slot } of pending) {
+    const outcome = outcomes.get(lookupKey(ref, scope));
     if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
     if ("error" in outcome) {
       report(located(where, { severity: "error", message: failureMessage(ref, outcome.error) }, ref.original), slot);
@@ -107,6 +113,14 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
   }
   const results = ordered.sort((a, b) => a.slot - b.slot).map((o) => o.result);
   return { edits: [...edits.values()], results, stats: { fields, pinned, unique: outcomes.size } };
+}
+
+/** A warning about a pull secret the workload uses, placed on the Secret. */
+function secretWarning(problem: SecretProblem): Result {
+  const result: Result = { message: problem.message, severity: "warning", resourceRef: resourceRef(problem.item) };
+  const file = fileRef(problem.item);
+  if (file) result.file = file;
+  return result;
 }
 
 function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {

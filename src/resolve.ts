@@ -2,35 +2,51 @@
 // once, in parallel with a bound. Repeats cost nothing.
 import { repositoryKey, tagOf } from "./name/reference.js";
 import type { ImageReference } from "./name/reference.js";
+import type { CredentialScope } from "./credentials/pull-secrets.js";
 
 /** Anything that can turn a tag into a digest: the registry client, or a test double. */
 export interface DigestSource {
-  resolveDigest(ref: ImageReference): Promise<string>;
+  /** `scope`: the pull secret that applies to this image of this workload, if any. */
+  resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string>;
+}
+
+/** One image to resolve, with the pull-secret credential its workload would use. */
+export interface Lookup {
+  readonly ref: ImageReference;
+  readonly scope?: CredentialScope | undefined;
 }
 
 export type Outcome = { readonly digest: string } | { readonly error: unknown };
 
-/** The key under which equal lookups share one request: `nginx` and `docker.io/library/nginx:latest` are one. */
-export function lookupKey(ref: ImageReference): string {
-  return `${repositoryKey(ref)}:${tagOf(ref)}`;
+/**
+ * The key under which equal lookups share one request: `nginx` and
+ * `docker.io/library/nginx:latest` are one, as long as the same credential
+ * (pull secret entry, or none) applies.
+ */
+export function lookupKey(ref: ImageReference, scope?: CredentialScope): string {
+  const key = `${repositoryKey(ref)}:${tagOf(ref)}`;
+  return scope ? `${key} ${scope.id}` : key;
 }
 
 /** Resolves every unique reference with at most `concurrency` in flight; never rejects. */
 export async function resolveAll(
-  refs: Iterable<ImageReference>,
+  lookups: Iterable<Lookup>,
   source: DigestSource,
   concurrency: number,
 ): Promise<Map<string, Outcome>> {
-  const unique = new Map<string, ImageReference>();
-  for (const ref of refs) if (!unique.has(lookupKey(ref))) unique.set(lookupKey(ref), ref);
+  const unique = new Map<string, Lookup>();
+  for (const lookup of lookups) {
+    const key = lookupKey(lookup.ref, lookup.scope);
+    if (!unique.has(key)) unique.set(key, lookup);
+  }
   const outcomes = new Map<string, Outcome>();
   const queue = [...unique];
   let taken = 0;
   const worker = async (): Promise<void> => {
     for (let next = queue[taken++]; next !== undefined; next = queue[taken++]) {
-      const [key, ref] = next;
+      const [key, { ref, scope }] = next;
       try {
-        outcomes.set(key, { digest: await source.resolveDigest(ref) });
+        outcomes.set(key, { digest: await source.resolveDigest(ref, scope) });
       } catch (error) {
         outcomes.set(key, { error });
       }
