@@ -3,7 +3,7 @@
 // concurrency limit, the retry policy and the run's deadline. The function
 // opens one client per pull-secret scope; sharing this keeps the deadline one
 // deadline and the per-registry limit one limit.
-import { Agent, ProxyAgent } from "undici";
+import { Agent, ProxyAgent, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { RunDeadlineError } from "./errors.js";
 import { KeyedLimiter } from "./limit.js";
@@ -36,7 +36,6 @@ export const DEFAULT_REGISTRY_CONCURRENCY = 8;
 export class Network {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
-  readonly trust: TrustStore;
   readonly proxies: ProxySettings;
   readonly limiter: KeyedLimiter;
   readonly retry: RetryPolicy;
@@ -47,16 +46,29 @@ export class Network {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly direct: Dispatcher;
   private readonly viaProxy = new Map<string, Dispatcher>();
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  private readonly ca: string | readonly string[] | undefined;
+  private trustStore: TrustStore | undefined;
+  private tlsConnector: buildConnector.connector | undefined;
 
   constructor(options: NetworkOptions) {
-    const env = options.env ?? process.env;
+    this.env = options.env ?? process.env;
+    this.ca = options.ca;
     this.timeoutMs = options.timeoutMs;
     this.connectTimeoutMs = Math.min(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.timeoutMs);
-    this.trust = loadTrust(env, options.ca);
-    this.proxies = proxySettings(env);
+    this.proxies = proxySettings(this.env);
     this.limiter = new KeyedLimiter(options.registryConcurrency ?? DEFAULT_REGISTRY_CONCURRENCY);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.direct = new Agent({ ...this.poolOptions(), connect: this.tls() });
+    // Plain connections never load the trust store; TLS ones share one context built on first use.
+    const plain = buildConnector({ timeout: this.connectTimeoutMs });
+    this.direct = new Agent({
+      ...this.poolOptions(),
+      connect: (opts, callback) => {
+        if (opts.protocol !== "https:") return plain(opts, callback);
+        this.tlsConnector ??= buildConnector(this.tls());
+        return this.tlsConnector(opts, callback);
+      },
+    });
 
     const run = new AbortController();
     this.runSignal = run.signal;
@@ -65,6 +77,11 @@ export class Network {
     // The deadline never keeps the process alive by itself.
     this.timer?.unref();
     this.deadlineAt = runMs === undefined ? Infinity : Date.now() + runMs;
+  }
+
+  /** The CA certificates trusted, read on first use. */
+  get trust(): TrustStore {
+    return (this.trustStore ??= loadTrust(this.env, this.ca));
   }
 
   /** The pool for requests sent directly or through this proxy. */
@@ -102,8 +119,8 @@ export class Network {
     };
   }
 
-  private tls(): { timeout: number; ca?: string[] } {
-    const ca = this.trust.ca;
-    return { timeout: this.connectTimeoutMs, ...(ca ? { ca: [...ca] } : {}) };
+  private tls(): buildConnector.BuildOptions {
+    const context = this.trust.secureContext;
+    return { timeout: this.connectTimeoutMs, ...(context ? { secureContext: context } : {}) };
   }
 }
