@@ -29,6 +29,11 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   timeout             per registry request, e.g. 30s (default 30s)
   insecureRegistries  hosts reached over plain HTTP when HTTPS fails
 
+Credentials, first match wins (docs/credentials.md): the workload's pull
+secrets in the package (imagePullSecrets, or its ServiceAccount's), then
+$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers,
+credsStore), then containers auth.json ($REGISTRY_AUTH_FILE, …), then none.
+
 Exit status: 0 when every image was pinned or skipped, 1 when any result is
 an error (each is in the output's results and on stderr), 2 on bad input.
 
