@@ -51,6 +51,9 @@ LABEL org.opencontainers.image.title="krm-digester" \
       org.opencontainers.image.licenses="Apache-2.0"
 # Outside any package.json with "type": "module", so Node loads it as CommonJS.
 COPY --from=build /src/dist/krm-digester /opt/krm-digester/krm-digester
+# Tells the function it runs in a container: a registry it cannot connect to
+# is then reported with the flags that give the container network.
+ENV KRM_DIGESTER_IN_CONTAINER=1
 # nobody: kustomize runs container functions with --user nobody, kpt with
 # --user nobody too; the same numeric user when none is given.
 USER 65534:65534

@@ -1,6 +1,7 @@
 // Every failure of the registry client is a RegistryError: a stable `code`
 // for callers (exit codes, best-effort modes), a one-line message naming the
 // image and registry host, and a hint saying what the user can do about it.
+import { networkInterfaces } from "node:os";
 import { DOCKER_HUB } from "../name/reference.js";
 import type { Proxy } from "./proxy.js";
 import { parseRetryAfter } from "./retry.js";
@@ -266,10 +267,12 @@ const TRANSIENT = new Set([...Object.keys(DROPPED), "EAI_AGAIN"]);
 export function fromNetworkError(err: unknown, context: ErrorContext, situation: NetworkSituation): RegistryError {
   if (err instanceof RegistryError) return err;
   const c = classify(err, situation);
+  const container = c.connect ? containerNetworkHint(c.hint ?? HINTS[c.code]) : undefined;
+  const hint = container ?? c.hint;
   return new RegistryError(c.code, context, c.detail, {
     cause: err,
     transient: c.transient,
-    ...(c.hint === undefined ? {} : { hint: c.hint }),
+    ...(hint === undefined ? {} : { hint }),
     ...(situation.subject === undefined ? {} : { subject: situation.subject }),
     ...(situation.proxy === undefined ? {} : { proxy: situation.proxy.display }),
   });
@@ -280,6 +283,24 @@ interface Classified {
   detail: string;
   hint?: string;
   transient: boolean;
+  /** No connection could be opened (refused, DNS, no route, connect timeout): no network at all is one cause. */
+  connect?: boolean;
+}
+
+/**
+ * The project's image sets KRM_DIGESTER_IN_CONTAINER=1. kpt and kustomize
+ * start container functions without network unless asked (even 127.0.0.1 is
+ * then the container's own loopback), so a failure to connect there says how
+ * to ask, ahead of the usual hint.
+ */
+export function containerNetworkHint(usual: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.KRM_DIGESTER_IN_CONTAINER !== "1") return undefined;
+  const loopbackOnly = Object.values(networkInterfaces()).every((addresses) => (addresses ?? []).every((a) => a.internal));
+  const flags =
+    "give it network: kpt fn eval --network, kpt fn render --allow-network (Kptfile image: steps), " +
+    "or network: true in the kustomize function annotation (kubectl kustomize / kustomize build --network).";
+  if (loopbackOnly) return `The function runs in a container that has no network (loopback only): ${flags}`;
+  return `If the container has no network, ${flags} ${usual}`;
 }
 
 function classify(err: unknown, s: NetworkSituation): Classified {
@@ -321,12 +342,13 @@ function classifyOne(e: Record<string, unknown>, s: NetworkSituation): Classifie
   if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") {
     const to = s.proxy ? `proxy ${s.proxy.display}` : s.host;
     const detail = `could not connect to ${to} within ${formatDuration(s.connectTimeoutMs)}`;
-    if (s.proxy) return { code: "PROXY", detail, hint: proxyHint(s.proxy), transient: false };
+    if (s.proxy) return { code: "PROXY", detail, hint: proxyHint(s.proxy), transient: false, connect: true };
     return {
       code: "TIMEOUT",
       detail,
       hint: "Check the host and port, and that no firewall drops the connection; behind a proxy, set HTTPS_PROXY. connectTimeout sets how long to wait.",
       transient: false,
+      connect: true,
     };
   }
 
@@ -342,12 +364,13 @@ function classifyOne(e: Record<string, unknown>, s: NetworkSituation): Classifie
         detail: `DNS lookup of ${host} failed (${code})`,
         hint: "Check the host name for typos and that DNS resolves it from here; where only a proxy can resolve it, set HTTPS_PROXY.",
         transient: code === "EAI_AGAIN",
+        connect: true,
       };
     }
     if (code === "ECONNREFUSED") {
-      return { code: "UNREACHABLE", detail: `connection to ${s.host} refused`, hint: "Check the host and port of the registry and that it is running.", transient: false };
+      return { code: "UNREACHABLE", detail: `connection to ${s.host} refused`, hint: "Check the host and port of the registry and that it is running.", transient: false, connect: true };
     }
-    return { code: "UNREACHABLE", detail: connect, transient: false };
+    return { code: "UNREACHABLE", detail: connect, transient: false, connect: true };
   }
   const dropped = DROPPED[code];
   if (dropped) return { code: "UNREACHABLE", detail: dropped, transient: TRANSIENT.has(code) };
@@ -362,7 +385,7 @@ function proxyFailure(code: string, message: string, s: NetworkSituation): Class
   if (!proxy) return undefined;
   const connect = CONNECT[code];
   // Through a proxy the only connection we open is to the proxy; it does the DNS lookup of the registry.
-  if (connect) return { code: "PROXY", detail: `${connect} (${code}) connecting to the proxy`, hint: proxyHint(proxy), transient: code === "EAI_AGAIN" };
+  if (connect) return { code: "PROXY", detail: `${connect} (${code}) connecting to the proxy`, hint: proxyHint(proxy), transient: code === "EAI_AGAIN", connect: true };
   const tunnel = /Proxy response \((\d{3})\)/.exec(message);
   const status = tunnel ? Number(tunnel[1]) : /Proxy Authentication Required/.test(message) ? 407 : undefined;
   if (status === 407) {
