@@ -3,6 +3,7 @@
 // ignored, so a typo cannot silently turn a setting off.
 import { isMap } from "yaml";
 import type { Document, Node } from "yaml";
+import { parseMirrorConfig } from "./registry/mirrors.js";
 import { describe } from "./resourcelist/resource-list.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
@@ -17,6 +18,14 @@ export interface DigesterOptions {
   timeoutMs: number;
   /** Registries reached over plain HTTP when HTTPS fails (loopback ones always are). */
   insecureRegistries: string[];
+  /** Time allowed for connecting to a registry (TCP and TLS), in milliseconds; never more than timeoutMs. */
+  connectTimeoutMs: number;
+  /** Deadline of the whole run, in milliseconds: lookups still outstanding then fail with TIMEOUT. */
+  runTimeoutMs: number;
+  /** Requests in flight to one registry host at a time, whatever `concurrency` allows. */
+  registryConcurrency: number;
+  /** Registry ("docker.io", "host:port") -> mirrors (host[:port][/path]) asked first, in order. */
+  registryMirrors: Record<string, string[]>;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -24,6 +33,10 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   concurrency: 16,
   timeoutMs: 30_000,
   insecureRegistries: [],
+  connectTimeoutMs: 10_000,
+  runTimeoutMs: 300_000,
+  registryConcurrency: 8,
+  registryMirrors: {},
 });
 
 export interface ConfigProblem {
@@ -41,6 +54,10 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   concurrency: { key: "concurrency", parse: integerIn(1, 256) },
   timeoutMs: { key: "timeout", parse: duration },
   insecureRegistries: { key: "insecureRegistries", parse: stringList },
+  connectTimeoutMs: { key: "connectTimeout", parse: duration },
+  runTimeoutMs: { key: "runTimeout", parse: duration },
+  registryConcurrency: { key: "registryConcurrency", parse: integerIn(1, 256) },
+  registryMirrors: { key: "registryMirrors", parse: parseMirrorConfig },
 };
 
 export interface ParsedConfig {
@@ -50,7 +67,7 @@ export interface ParsedConfig {
 
 /** Reads the functionConfig node (absent = defaults). */
 export function parseConfig(node: Node | undefined, document: Document.Parsed): ParsedConfig {
-  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [] };
+  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {} };
   const problems: ConfigProblem[] = [];
   if (node === undefined) return { options, problems };
   if (!isMap(node)) {

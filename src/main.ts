@@ -28,6 +28,12 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   concurrency         references resolved at once (default 16)
   timeout             per registry request, e.g. 30s (default 30s)
   insecureRegistries  hosts reached over plain HTTP when HTTPS fails
+  connectTimeout      per connection to a registry (default 10s)
+  runTimeout          whole run; lookups still open then fail (default 5m)
+  registryConcurrency requests in flight per registry host (default 8)
+  registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
+Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
+NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).
 
 Credentials, first match wins (docs/credentials.md): the workload's pull
 secrets in the package (imagePullSecrets, or its ServiceAccount's), then
@@ -74,11 +80,22 @@ async function main(args: readonly string[]): Promise<number> {
   let client: CredentialedRegistry<RegistryClient["stats"]> | undefined;
   const result = await runFunction(input, (options) => {
     // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
-    const network = new Network({ timeoutMs: options.timeoutMs });
+    const network = new Network({
+      timeoutMs: options.timeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      runTimeoutMs: options.runTimeoutMs,
+      registryConcurrency: options.registryConcurrency,
+    });
     const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
     client = new CredentialedRegistry(credentials, {
       open: (provider) =>
-        new RegistryClient({ network, insecureRegistries: options.insecureRegistries, userAgent: `krm-digester/${VERSION}`, credentials: provider }),
+        new RegistryClient({
+          network,
+          insecureRegistries: options.insecureRegistries,
+          mirrors: options.registryMirrors,
+          userAgent: `krm-digester/${VERSION}`,
+          credentials: provider,
+        }),
       close: () => network.close(),
     });
     return client;
@@ -88,7 +105,9 @@ async function main(args: readonly string[]): Promise<number> {
   await write(process.stdout, result.output);
   for (const r of result.results) if (r.severity !== "info") process.stderr.write(`krm-digester: ${formatResult(r)}\n`);
   const { fields, pinned, unique } = result.stats;
-  const requests = client ? ` (${client.stats.head} HEAD, ${client.stats.get} GET, ${client.stats.token} token requests)` : "";
+  const s = client?.stats;
+  const extra = s ? [s.retries ? `${s.retries} retried` : "", s.mirrored ? `${s.mirrored} through mirrors` : ""].filter(Boolean) : [];
+  const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests${extra.map((e) => `, ${e}`).join("")})` : "";
   const errors = result.results.filter((r) => r.severity === "error").length;
   process.stderr.write(
     `krm-digester: ${pinned} of ${fields} image fields pinned, ${unique} unique references resolved${requests}, ` +

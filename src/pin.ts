@@ -109,7 +109,8 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
     // One edit per node: an anchored image shared through aliases is pinned once.
     edits.set(range[0], { start: range[0], end: range[1], text: scalarText(node, value) });
     pinned++;
-    report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}` }, ref.original, value), slot);
+    const how = outcome.note ? ` (${outcome.note})` : "";
+    report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), slot);
   }
   const results = ordered.sort((a, b) => a.slot - b.slot).map((o) => o.result);
   return { edits: [...edits.values()], results, stats: { fields, pinned, unique: outcomes.size } };

@@ -7,7 +7,13 @@ import type { CredentialScope } from "./credentials/pull-secrets.js";
 /** Anything that can turn a tag into a digest: the registry client, or a test double. */
 export interface DigestSource {
   /** `scope`: the pull secret that applies to this image of this workload, if any. */
-  resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string>;
+  resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string | Resolved>;
+}
+
+/** A digest, and what to say about how it was found (e.g. which registry mirror answered). */
+export interface Resolved {
+  readonly digest: string;
+  readonly note?: string | undefined;
 }
 
 /** One image to resolve, with the pull-secret credential its workload would use. */
@@ -16,7 +22,7 @@ export interface Lookup {
   readonly scope?: CredentialScope | undefined;
 }
 
-export type Outcome = { readonly digest: string } | { readonly error: unknown };
+export type Outcome = Resolved | { readonly error: unknown };
 
 /**
  * The key under which equal lookups share one request: `nginx` and
@@ -46,7 +52,8 @@ export async function resolveAll(
     for (let next = queue[taken++]; next !== undefined; next = queue[taken++]) {
       const [key, { ref, scope }] = next;
       try {
-        outcomes.set(key, { digest: await source.resolveDigest(ref, scope) });
+        const found = await source.resolveDigest(ref, scope);
+        outcomes.set(key, typeof found === "string" ? { digest: found } : found);
       } catch (error) {
         outcomes.set(key, { error });
       }

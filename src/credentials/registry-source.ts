@@ -13,7 +13,8 @@ import type { CredentialScope } from "./pull-secrets.js";
 
 /** What this needs of a RegistryClient; `S` is its request counters. */
 export interface ScopedClient<S> {
-  resolveDigest(ref: ImageReference): Promise<string>;
+  /** The digest, and a note on how it was found (a mirror answered). */
+  resolve(ref: ImageReference): Promise<{ readonly digest: string; readonly note?: string | undefined }>;
   readonly stats: S;
   close(): Promise<void>;
 }
@@ -38,10 +39,10 @@ export class CredentialedRegistry<S extends { readonly [K in keyof S]: number }>
     this.clientFor(undefined);
   }
 
-  async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string> {
+  async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<{ readonly digest: string; readonly note?: string | undefined }> {
     const { client, chain } = this.clientFor(scope);
     try {
-      return await client.resolveDigest(ref);
+      return await client.resolve(ref);
     } catch (err) {
       if (err instanceof RegistryError && (err.code === "UNAUTHORIZED" || err.code === "DENIED") && !this.annotated.has(err)) {
         this.annotated.add(err);
