@@ -175,12 +175,14 @@ export class WorkloadSecrets {
 
   /** The scope for the image at `fieldPath` (a field under one of the pod specs), or undefined when no pull secret matches. */
   scope(fieldPath: string, ref: ImageReference): CredentialScope | undefined {
-    for (const [path, entries] of this.byPath) {
-      if (!fieldPath.startsWith(`${path}.`)) continue;
-      const entry = entries.find((e) => kubeletMatch(e.match, ref.registry, ref.repository));
-      if (entry) return { id: scopeId(entry), entry };
+    // The innermost pod spec holding the field: "spec.template.spec" before "spec".
+    let entries: readonly SecretEntry[] = [];
+    let depth = -1;
+    for (const [path, list] of this.byPath) {
+      if (fieldPath.startsWith(`${path}.`) && path.length > depth) [entries, depth] = [list, path.length];
     }
-    return undefined;
+    const entry = entries.find((e) => kubeletMatch(e.match, ref.registry, ref.repository));
+    return entry && { id: scopeId(entry), entry };
   }
 }
 

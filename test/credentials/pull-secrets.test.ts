@@ -167,3 +167,20 @@ describe("unusable secrets", () => {
     assert.deepEqual(f.secrets.takeProblems(), [], "reported once");
   });
 });
+
+describe("an item with two pod specs", () => {
+  it("gives each image the secrets of the pod spec that holds it", () => {
+    const f = load(
+      secret("outer", undefined, { "registry.example.com": { auth: b64("o:p") } }) +
+        secret("inner", undefined, { "registry.example.com": { auth: b64("i:p") } }) +
+        `- apiVersion: example.com/v1\n  kind: Odd\n  metadata:\n    name: odd\n  spec:\n    imagePullSecrets:\n    - name: outer\n    containers:\n    - name: a\n      image: x\n` +
+        `    template:\n      spec:\n        imagePullSecrets:\n        - name: inner\n        containers:\n        - name: b\n          image: y\n`,
+    );
+    const item = f.items[2];
+    assert.ok(item);
+    const workload = f.secrets.forWorkload(item);
+    const ref = parseReference("registry.example.com/app:1");
+    assert.equal(workload.scope("spec.containers[0].image", ref)?.entry.secret, "outer");
+    assert.equal(workload.scope("spec.template.spec.containers[0].image", ref)?.entry.secret, "inner");
+  });
+});
