@@ -1,0 +1,136 @@
+// kpt with each form of the function against a real registry: the bundle and
+// the standalone executable through `kpt fn eval --exec` and a Kptfile exec:
+// step, the container image through `kpt fn eval --image --network` and a
+// Kptfile image: step with `kpt fn render --allow-network` (podman, as
+// KPT_FN_RUNTIME). Without network the container run must fail naming the
+// registry and the flag to add.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { IMAGE, containerEnv, ensureImage } from "../support/container.js";
+import { KPT, kpt, skipWithout } from "../support/kpt.js";
+import { startRegistry } from "../support/registry.js";
+import type { Registry } from "../support/registry.js";
+import { BUNDLE, STANDALONE } from "../support/run-fn.js";
+import { pinnedSample, readSample, seedSample, unpinnedSample, writeSample } from "../support/sample-package.js";
+import type { SampleImages } from "../support/sample-package.js";
+
+const KPTFILE = (step: string): string => `apiVersion: kpt.dev/v1
+kind: Kptfile
+metadata:
+  name: shop
+  annotations:
+    config.kubernetes.io/local-config: "true"
+pipeline:
+  mutators:
+  - ${step}
+    configMap:
+      timeout: 10s
+`;
+
+describe("kpt: exec binaries and the container image against a real registry", { skip: skipWithout("kpt") }, () => {
+  let registry: Registry;
+  let images: SampleImages;
+  let work: string;
+  let count = 0;
+
+  before(async () => {
+    registry = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "krm-digester-kpt-"));
+    [images] = await Promise.all([seedSample(registry, registry.host), ensureImage()]);
+  });
+  after(async () => {
+    await registry?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** A fresh copy of the sample package, optionally with a Kptfile. */
+  async function pkg(kptfile?: string): Promise<string> {
+    const dir = join(work, `pkg${++count}`);
+    await writeSample(dir, images);
+    if (kptfile) await writeFile(join(dir, "Kptfile"), kptfile);
+    return dir;
+  }
+
+  const pinned = (): Record<string, string> => pinnedSample(images);
+
+  for (const [name, bin] of [
+    ["the bundle", BUNDLE],
+    ["the standalone executable", STANDALONE],
+  ] as const) {
+    it(`kpt fn eval --exec with ${name} pins the package, and a second run changes nothing`, async () => {
+      const dir = await pkg();
+      const first = await kpt(["fn", "eval", dir, "--exec", bin]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(await readSample(dir), pinned());
+      const second = await kpt(["fn", "eval", dir, "--exec", bin]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.deepEqual(await readSample(dir), pinned());
+    });
+  }
+
+  it("the standalone executable needs no node on PATH (the bundle does)", async () => {
+    // kpt needs git; nothing else is on this PATH.
+    const bin = join(work, "bin");
+    await mkdir(bin, { recursive: true });
+    await symlink(KPT ?? "kpt", join(bin, "kpt"));
+    const git = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim();
+    await symlink(git, join(bin, "git"));
+    const env = { PATH: bin, HOME: work };
+
+    const standalone = await pkg(KPTFILE(`exec: ${STANDALONE}`));
+    const run = await kpt(["fn", "render", standalone, "--allow-exec"], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await readSample(standalone), pinned());
+
+    const bundle = await pkg(KPTFILE(`exec: ${BUNDLE}`));
+    const failed = await kpt(["fn", "render", bundle, "--allow-exec"], { env });
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /env: .?node.?: No such file or directory/);
+    assert.deepEqual(await readSample(bundle), unpinnedSample(images));
+  });
+
+  it("kpt fn eval --image --network pins the package like the exec binary does", async () => {
+    const dir = await pkg();
+    const run = await kpt(["fn", "eval", dir, "--image", IMAGE, "--network"], { env: containerEnv() });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /\[PASS\] "localhost\/krm-digester:dev"/);
+    assert.match(run.stderr, /3 of 3 image fields pinned, 2 unique references resolved/);
+    assert.deepEqual(await readSample(dir), pinned());
+  });
+
+  it("kpt fn eval --image without --network fails, naming the registry and the flag", async () => {
+    const dir = await pkg();
+    const run = await kpt(["fn", "eval", dir, "--image", IMAGE], { env: containerEnv() });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable`));
+    assert.match(run.stderr, /container that has no network/);
+    assert.match(run.stderr, /kpt fn eval --network/);
+    assert.match(run.stderr, /kpt fn render --allow-network/);
+    assert.deepEqual(await readSample(dir), unpinnedSample(images), "a failed run leaves the package as it was");
+  });
+
+  it("a Kptfile image: step runs with kpt fn render --allow-network, twice to the same result", async () => {
+    const dir = await pkg(KPTFILE(`image: ${IMAGE}`));
+    const first = await kpt(["fn", "render", dir, "--allow-network"], { env: containerEnv() });
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(await readSample(dir), pinned());
+    const second = await kpt(["fn", "render", dir, "--allow-network"], { env: containerEnv() });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /0 of 3 image fields pinned, 0 unique references resolved/); // already pinned: nothing to ask
+    assert.deepEqual(await readSample(dir), pinned());
+  });
+
+  it("a Kptfile image: step without --allow-network fails with a message that names the registry and --allow-network", async () => {
+    const dir = await pkg(KPTFILE(`image: ${IMAGE}`));
+    const run = await kpt(["fn", "render", dir], { env: containerEnv() });
+    assert.notEqual(run.code, 0);
+    const line = run.stderr.split("\n").find((l) => l.includes("[error]")) ?? "";
+    assert.match(line, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable: connection to \\S+ refused`));
+    assert.match(line, /kpt fn render --allow-network/);
+    assert.deepEqual(await readSample(dir), unpinnedSample(images));
+  });
+});
