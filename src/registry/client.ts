@@ -187,5 +187,6 @@ export class RegistryClient {
 function mirrorFailure(err: RegistryError): string {
   if (err.code === "TAG_NOT_FOUND") return "tag not found";
   if (err.code === "REPOSITORY_NOT_FOUND") return "repository not found";
-  return `${err.code} ${err.detail}`;
+  const retried = err.retries ? `, after ${err.retries} ${err.retries === 1 ? "retry" : "retries"}` : "";
+  return `${err.code} ${err.detail}${retried}`;
 }

@@ -55,6 +55,8 @@ export class RegistryError extends Error {
   readonly hint: string;
   readonly status: number | undefined;
   readonly transient: boolean;
+  /** Retries made before this failure was final. */
+  readonly retries: number;
 
   constructor(
     readonly code: RegistryErrorCode,
@@ -69,6 +71,7 @@ export class RegistryError extends Error {
     this.hint = details.hint ?? HINTS[code];
     this.status = details.status;
     this.transient = details.transient ?? false;
+    this.retries = details.retries ?? 0;
   }
 
   /** The same failure reported for another image (shared pings and token fetches fail for all their waiters). */
