@@ -1,14 +1,14 @@
 // Docker's config.json: `$DOCKER_CONFIG/config.json`, else
 // `~/.docker/config.json`. For a registry, as docker itself decides:
-// `credHelpers[host]`, else `credsStore`, else the `auths` entry of the host
-// (keys may carry a scheme and a path, both ignored).
+// `credHelpers[host]`, else `credsStore`, else the `auths` entry of the host:
+// keys match by host (and port) alone, any scheme or path in them ignored.
 import { join } from "node:path";
 import type { Credential } from "../registry/credentials.js";
 import type { CredentialSource, Match } from "./chain.js";
 import { EntryError, credentialOf } from "./entry.js";
 import { readCredentialFile } from "./file.js";
 import type { CredentialHelpers } from "./helper.js";
-import { DOCKER_HUB_SERVER_URL, dockerMatch, normalizeHost, parseKey } from "./keys.js";
+import { DOCKER_HUB_SERVER_URL, normalizeHost, parseKey } from "./keys.js";
 
 export interface DockerConfig {
   readonly auths: readonly { readonly key: string; readonly host: string; readonly entry: unknown }[];
@@ -71,7 +71,7 @@ export class DockerConfigSource implements CredentialSource {
       return { credential, detail: `${via}: docker-credential-${helper}${credential ? "" : " has none"}` };
     }
     // An exact key first ("127.0.0.1:5000" before "https://127.0.0.1:5000/v2/"), then file order.
-    const entries = config.auths.filter((a) => dockerMatch({ host: a.host, path: "" }, registry));
+    const entries = config.auths.filter((a) => a.host === host);
     entries.sort((a, b) => Number(b.key === registry) - Number(a.key === registry));
     for (const { key, entry } of entries) {
       let credential: Credential | undefined;

@@ -1,8 +1,9 @@
 // Docker credential helpers: `docker-credential-<name> get` with the server
 // URL on stdin answers {"ServerURL","Username","Secret"} on stdout. Each
 // (helper, server) is asked at most once per run, with a deadline. Failures
-// name the helper, its exit code and the first line of its stderr; the
-// helper's stdout (which holds the secret) never reaches a message.
+// name the helper, its exit code and the first line of its stderr (or of its
+// stdout, where such helpers print errors, unless it looks like JSON); an
+// answer's content never reaches a message.
 import { spawn } from "node:child_process";
 import type { Credential } from "../registry/credentials.js";
 
@@ -50,8 +51,11 @@ export class CredentialHelpers {
     if (timedOut) throw new HelperError(`${program} did not answer within ${seconds(this.options.timeoutMs)}`);
     if (code !== 0) {
       if (NOT_FOUND.test(stdout) || NOT_FOUND.test(stderr)) return undefined;
-      const why = firstLine(stderr);
-      throw new HelperError(`${program} get failed with exit code ${String(code)}${why ? `: ${why}` : ""}`);
+      // Helpers built on docker-credential-helpers print their errors on stdout; a JSON line there may be a secret.
+      const fromStdout = firstLine(stdout);
+      const why = firstLine(stderr) || (fromStdout.startsWith("{") ? "" : fromStdout);
+      const how = code === null ? "was killed" : `failed with exit code ${code}`;
+      throw new HelperError(`${program} get ${how}${why ? `: ${why}` : ""}`);
     }
     return parseAnswer(stdout, program);
   }

@@ -1,7 +1,7 @@
 // Credential keys as users write them ("https://index.docker.io/v1/",
 // "quay.io/team", "*.example.com:5000") and the three ways tools match them
-// to an image: docker (host only), containers auth.json (namespaces) and the
-// kubelet (globbed host labels, path prefixes).
+// to an image: docker (host only: parseKey(key, true)), containers auth.json
+// (namespaces: coversPath) and the kubelet (globbed host labels, path prefixes).
 
 const DOCKER_HUB = "docker.io";
 /** Every name Docker Hub's credentials are filed under; image references say "docker.io". */
@@ -48,11 +48,6 @@ export function hasScheme(key: string): boolean {
 /** `path` is `prefix` or lies below it (whole segments: "team" does not cover "teamx/app"). */
 export function coversPath(prefix: string, path: string): boolean {
   return prefix === "" || path === prefix || path.startsWith(`${prefix}/`);
-}
-
-/** Docker's rule: the key's host equals the image's registry; paths in keys are ignored. */
-export function dockerMatch(key: RegistryKey, registry: string): boolean {
-  return key.host === normalizeHost(registry);
 }
 
 /**

@@ -71,6 +71,8 @@ case "$server" in
   missing.example.com) echo "credentials not found in native keychain"; exit 1 ;;
   broken.example.com) echo '{"Secret":"s3cret-on-stdout"}'; echo "keychain locked: run unlock first" >&2; echo "second line" >&2; exit 3 ;;
   garbage.example.com) echo 'Secret=s3cret-garbage' ;;
+  stdout-error.example.com) echo "exit status 2: gpg: decryption failed: No secret key"; exit 1 ;;
+  stdout-json.example.com) echo '{"Secret":"s3cret-json"}'; exit 1 ;;
   slow.example.com) sleep 5 ;;
 esac
 `;
@@ -101,6 +103,10 @@ esac
       assert.equal(err.message, "docker-credential-krmunit get did not answer with JSON");
       return true;
     });
+    await assert.rejects(helpers.get("krmunit", "stdout-error.example.com"), {
+      message: "docker-credential-krmunit get failed with exit code 1: exit status 2: gpg: decryption failed: No secret key",
+    });
+    await assert.rejects(helpers.get("krmunit", "stdout-json.example.com"), { message: "docker-credential-krmunit get failed with exit code 1" });
     await assert.rejects(helpers.get("nonexistent-krm", "x"), /docker-credential-nonexistent-krm is not installed \(not found on PATH\)/);
     await assert.rejects(helpers.get("../sh", "x"), /is not a valid credential helper name/);
   });

@@ -2,7 +2,7 @@
 // kubelet matching rules.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bySpecificity, coversPath, dockerMatch, kubeletMatch, parseKey } from "../../src/credentials/keys.js";
+import { bySpecificity, coversPath, kubeletMatch, parseKey } from "../../src/credentials/keys.js";
 import type { RegistryKey } from "../../src/credentials/keys.js";
 
 describe("parseKey", () => {
@@ -41,12 +41,12 @@ describe("coversPath", () => {
   });
 });
 
-describe("dockerMatch", () => {
-  it("compares hosts, Docker Hub aliases included", () => {
-    assert.ok(dockerMatch(parseKey("https://index.docker.io/v1/", true)!, "docker.io"));
-    assert.ok(dockerMatch(parseKey("127.0.0.1:5000", true)!, "127.0.0.1:5000"));
-    assert.ok(!dockerMatch(parseKey("127.0.0.1:5000", true)!, "127.0.0.1:5001"));
-    assert.ok(!dockerMatch(parseKey("127.0.0.1", true)!, "127.0.0.1:5000"));
+describe("host-only keys (docker's reading)", () => {
+  it("reduce every Docker Hub alias to docker.io and keep ports", () => {
+    for (const key of ["https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io/v2/", "docker.io"]) {
+      assert.equal(parseKey(key, true)?.host, "docker.io", key);
+    }
+    assert.equal(parseKey("http://127.0.0.1:5000/v2/", true)?.host, "127.0.0.1:5000");
   });
 });
 
