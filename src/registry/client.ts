@@ -57,8 +57,6 @@ export class RegistryClient {
   /** The latest challenge per registry origin, when a 401 named one after the probe. */
   private readonly challenges = new Map<string, readonly Challenge[]>();
   private readonly mirrors: ReadonlyMap<string, readonly Mirror[]>;
-  /** Mirrors that failed at the connection level this run, with why: later lookups skip them. */
-  private readonly mirrorsDown = new Map<string, string>();
   private answeredByMirror = 0;
 
   constructor(options: RegistryClientOptions) {
@@ -109,7 +107,7 @@ export class RegistryClient {
     const upstream: ErrorContext = { registry: ref.registry, repository: ref.repository, tag, image: ref.original };
     const failed: string[] = [];
     for (const mirror of this.mirrors.get(registryKey(ref.registry)) ?? []) {
-      const down = this.mirrorsDown.get(mirror.display);
+      const down = this.network.mirrorsDown.get(mirror.display);
       if (down !== undefined) {
         failed.push(`mirror ${mirror.display} skipped (${down})`);
         continue;
@@ -123,7 +121,7 @@ export class RegistryClient {
         if (!(err instanceof RegistryError)) throw err;
         if (this.transport.runSignal.aborted) throw err.rebind(upstream);
         const why = mirrorFailure(err);
-        if (MIRROR_DOWN.has(err.code)) this.mirrorsDown.set(mirror.display, `failed earlier: ${why}`);
+        if (MIRROR_DOWN.has(err.code)) this.network.mirrorsDown.set(mirror.display, `failed earlier: ${why}`);
         failed.push(`mirror ${mirror.display}: ${why}`);
       }
     }

@@ -43,6 +43,8 @@ export class Network {
   readonly runSignal: AbortSignal;
   /** Epoch ms of the run's deadline (Infinity without one). */
   readonly deadlineAt: number;
+  /** Mirrors that failed at the connection level this run, with why: every client skips them from then on. */
+  readonly mirrorsDown = new Map<string, string>();
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly direct: Dispatcher;
   private readonly viaProxy = new Map<string, Dispatcher>();
