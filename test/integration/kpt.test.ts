@@ -6,15 +6,19 @@
 // registry and the flag to add.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { parse } from "yaml";
+import { listFiles } from "../support/corpus.js";
 import { IMAGE, containerEnv, ensureImage } from "../support/container.js";
 import { KPT, kpt, skipWithout } from "../support/kpt.js";
 import { startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
-import { BUNDLE, STANDALONE } from "../support/run-fn.js";
+import { BUNDLE, ROOT, STANDALONE } from "../support/run-fn.js";
+import { seedImages } from "../support/seed.js";
+import type { ImageKind } from "../support/seed.js";
 import { pinnedSample, readSample, seedSample, unpinnedSample, writeSample } from "../support/sample-package.js";
 import type { SampleImages } from "../support/sample-package.js";
 
@@ -132,5 +136,43 @@ describe("kpt: exec binaries and the container image against a real registry", {
     assert.match(line, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable: connection to \\S+ refused`));
     assert.match(line, /kpt fn render --allow-network/);
     assert.deepEqual(await readSample(dir), unpinnedSample(images));
+  });
+
+  it("the top-level Kptfile's image: variant (its comment) renders example/ exactly as its exec: step does", async () => {
+    // The example package as the golden test prepares it: its images on our registry.
+    const golden = parse(await readFile(join(ROOT, "test", "golden", ".top-level-kptfile", "config.yaml"), "utf8")) as { images: { image: string; kind: ImageKind }[] };
+    await seedImages(
+      registry,
+      golden.images.map(({ image, kind }) => ({ repository: image.slice(0, image.lastIndexOf(":")), tag: image.slice(image.lastIndexOf(":") + 1), kind })),
+    );
+    const copy = async (name: string): Promise<string> => {
+      const dir = join(work, name);
+      for (const file of await listFiles(ROOT)) {
+        if (file !== "Kptfile" && file !== ".krmignore" && !file.startsWith("example/") && !file.startsWith("fn-config/")) continue;
+        await cp(join(ROOT, file), join(dir, file));
+        await writeFile(join(dir, file), (await readFile(join(ROOT, file), "utf8")).replaceAll("127.0.0.1:5151", registry.host));
+      }
+      return dir;
+    };
+    const exec = await copy("top-exec");
+    const image = await copy("top-image");
+    // The commented step replaces the exec step, line for line.
+    const kptfile = await readFile(join(image, "Kptfile"), "utf8");
+    const commented = /^# {3}(- image: .*)\n# {3}( {2}configPath: .*)$/m.exec(kptfile);
+    assert.ok(commented, "the Kptfile's comment shows an image: step");
+    const step = /^ {2}- exec: .*\n {4}configPath: .*$/m;
+    assert.match(kptfile, step);
+    await writeFile(join(image, "Kptfile"), kptfile.replace(step, `  ${commented[1]}\n  ${commented[2]}`));
+
+    const byExec = await kpt(["fn", "render", exec, "--allow-exec"], { cwd: ROOT }); // ./dist/… resolves against the working directory
+    assert.equal(byExec.code, 0, byExec.stderr);
+    const byImage = await kpt(["fn", "render", image, "--allow-network"], { env: containerEnv() });
+    assert.equal(byImage.code, 0, byImage.stderr);
+
+    const files = (await listFiles(exec)).filter((f) => f !== "Kptfile");
+    assert.deepEqual((await listFiles(image)).filter((f) => f !== "Kptfile"), files);
+    for (const file of files) assert.equal(await readFile(join(image, file), "utf8"), await readFile(join(exec, file), "utf8"), file);
+    const frontend = await readFile(join(image, "example", "frontend.yaml"), "utf8");
+    assert.match(frontend, new RegExp(`${registry.host.replaceAll(".", "\\.")}/demo/frontend:v1@sha256:[0-9a-f]{64}`));
   });
 });
