@@ -3,6 +3,7 @@
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, stringify } from "yaml";
 import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
 import { InputError } from "./errors.js";
+import { fastParse } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
 
 export const RESOURCE_LIST_KIND = "ResourceList";
@@ -62,6 +63,9 @@ export function parseResourceList(input: string): ResourceList {
 }
 
 function parseOne(source: string): Document.Parsed {
+  // The common block-style list without the library's parser (same nodes; see fast-parse.ts).
+  const fast = fastParse(source, PARSE_OPTIONS);
+  if (fast) return fast;
   const docs = parseAllDocuments(source, PARSE_OPTIONS);
   if (!Array.isArray(docs)) throw new InputError("input is empty: expected a ResourceList");
   const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);

@@ -1,0 +1,220 @@
+// The fast ResourceList parser against the yaml library it stands in for:
+// wherever it answers, every node must have the library's class, value,
+// style, format and source range; wherever the library reports an error, it
+// must not answer. Hand-written edge cases, then hundreds of mutations.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
+import type { Node } from "yaml";
+import { fastParse } from "../../src/resourcelist/fast-parse.js";
+
+const OPTIONS = { keepSourceTokens: false, prettyErrors: true } as const;
+
+function kind(n: unknown): string {
+  return isMap(n) ? "map" : isSeq(n) ? "seq" : isScalar(n) ? "scalar" : isAlias(n) ? "alias" : String(n);
+}
+
+/** The first difference between two trees (comments aside), or undefined. */
+function difference(a: unknown, b: unknown, path = "$"): string | undefined {
+  if (kind(a) !== kind(b)) return `${path}: ${kind(a)} vs ${kind(b)}`;
+  const x = a as Node;
+  const y = b as Node;
+  if (JSON.stringify(x.range) !== JSON.stringify(y.range)) return `${path}: range ${JSON.stringify(x.range)} vs ${JSON.stringify(y.range)}`;
+  if (isScalar(x) && isScalar(y)) {
+    for (const field of ["value", "type", "format", "source", "tag", "minFractionDigits"] as const) {
+      if (!Object.is(x[field], y[field])) return `${path}: ${field} ${String(x[field])} vs ${String(y[field])}`;
+    }
+    return undefined;
+  }
+  if ((isMap(x) || isSeq(x)) && (isMap(y) || isSeq(y))) {
+    if (Boolean(x.flow) !== Boolean(y.flow)) return `${path}: flow`;
+    if (x.items.length !== y.items.length) return `${path}: ${x.items.length} vs ${y.items.length} entries`;
+    for (let i = 0; i < x.items.length; i++) {
+      const p = x.items[i];
+      const q = y.items[i];
+      const d = isMap(x)
+        ? (difference((p as { key: unknown }).key, (q as { key: unknown }).key, `${path}.key[${i}]`) ??
+          difference((p as { value: unknown }).value, (q as { value: unknown }).value, `${path}[${i}]`))
+        : difference(p, q, `${path}[${i}]`);
+      if (d) return d;
+    }
+  }
+  return undefined;
+}
+
+/** "fast" when the fast path answered (and agreed), "library" when it declined; throws on disagreement. */
+function check(source: string): "fast" | "library" {
+  const fast = fastParse(source, OPTIONS);
+  const docs = parseAllDocuments(source, OPTIONS);
+  const full = Array.isArray(docs) ? (docs[0]) : undefined;
+  if (!fast) return "library";
+  assert.ok(full && full.errors.length === 0 && docs.length === 1, `the fast path accepted what the library rejects:\n${source}`);
+  const d = difference(fast.contents, full.contents);
+  assert.equal(d, undefined, `${d}\n${source}`);
+  return "fast";
+}
+
+const BASE = `apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: apps/v1  # line comment
+  kind: Deployment
+  metadata:
+    name: web
+    namespace: prod
+    labels: {}
+    annotations:
+      config.kubernetes.io/index: '0'
+      config.kubernetes.io/path: 'web.yaml'
+  spec:
+    replicas: 3
+    template:
+      spec:
+        containers:
+        - name: main
+          image: nginx:1.25
+          args:
+          - --port=8080
+          - "--name=\\"x\\""
+          env:
+          - name: EMPTY
+            value: ""
+          - name: QUOTED
+            value: 'it''s'
+          resources: {}
+        initContainers:
+        -   name: init
+            image: "busybox"
+    selector:
+      matchLabels:
+        app: web
+    paused: false
+    ratio: 1.50
+    mode: 0o644
+    hex: 0x1F
+    none: ~
+    nested:
+      empty:
+      after: x
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: scripts
+  data:
+    run.sh: |
+      #!/bin/sh
+      echo hi
+    keep: |+
+      kept
+
+    other: x
+- apiVersion: batch/v1
+  kind: CronJob
+  metadata: {name: job, namespace: ns}
+  spec:
+    jobTemplate:
+      spec:
+        template:
+          spec:
+            containers:
+            - name: c
+              image: "quay.io/a/b:1"
+              args: ["--a", "--b"]
+              command:
+              - sh
+              - |
+                echo hi
+# a comment between items
+- apiVersion: v1
+  kind: Pod
+  spec:
+    containers:
+    - name: x
+      image: nginx
+results:
+- message: old
+  severity: info
+functionConfig:
+  apiVersion: v1
+  kind: ConfigMap
+  data:
+    concurrency: "8"
+`;
+
+const INDENTED = BASE.replace(/^items:\n([\s\S]*?)^results:/m, (_, body: string) => `items:\n${body.replace(/^(?=.)/gm, "  ")}results:`);
+
+describe("fast ResourceList parser", () => {
+  it("answers for block-style lists, with the library's nodes", () => {
+    assert.equal(check(BASE), "fast");
+    assert.equal(check(INDENTED), "fast");
+    const many = BASE.replace(/^items:\n/m, `items:\n${"- kind: A\n  metadata:\n    name: a\n".repeat(50)}`);
+    assert.equal(check(many), "fast");
+  });
+
+  it("declines what it cannot place exactly", () => {
+    for (const input of [
+      `${BASE}\n`, // trailing blank line
+      `${BASE}# trailing comment\n`,
+      BASE.replace("apiVersion: apps/v1", "apiVersion: &a apps/v1"),
+      BASE.replace("kind: ResourceList", "kind: ResourceList\nkind: Again"),
+      `---\n${BASE}`,
+      BASE.replaceAll("\n", "\r\n"),
+      BASE.replace("  kind: Deployment", "  kind: Deployment\n  kind: Twice"),
+      '{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[]}',
+      " apiVersion: v1\nkind: ResourceList\nitems: []\n",
+    ]) {
+      assert.equal(check(input), "library", input);
+    }
+  });
+
+  it("agrees with the library on hundreds of mutated lists", () => {
+    let seed = 20241127;
+    // mulberry32: a small deterministic generator, so a failure can be replayed.
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const values = [
+      "x", "'q''s'", '"d\\"q"', '"t\\tb"', '"e\\x41"', "{}", "[]", "[a, b]", "{a: 1}", "|\n    block", ">-\n    folded",
+      "true", "True", "false", "0x1F", "0o17", "1e3", ".5", "-1", "+1", "~", "null", "NULL", "", "&anc x", "*anc",
+      "!!str 1", "!custom v", "a: b", "a #b", "a#b", "- x", "@x", "`x", "%x", "? x", ":x", "-x", "x:", "x :y",
+      "'unterminated", '"multi\n  line"', "plain\n      continued", "2001-12-14", "1_000", "yes", ".inf", "-.Inf",
+      ".NaN", "12:30", "1.0", "0", "007", "'", '""', "1.50", "2.0", "1e+3",
+    ];
+    const mutate = (text: string): string => {
+      const lines = text.split("\n");
+      for (let k = 1 + Math.floor(random() * 3); k > 0; k--) {
+        const i = Math.floor(random() * lines.length);
+        const line = lines[i]!;
+        const indent = line.length - line.trimStart().length;
+        switch (Math.floor(random() * 17)) {
+          case 0: lines.splice(i, 0, " ".repeat(Math.floor(random() * 10)) + "# comment"); break;
+          case 1: lines.splice(i, 0, ""); break;
+          case 2: lines[i] = ` ${line}`; break;
+          case 3: lines[i] = line.slice(1); break;
+          case 4: lines[i] = `${line} # trailing`; break;
+          case 5: lines[i] = `${line}  `; break;
+          case 6: lines[i] = line.replace(/^(\s*(?:- )?[\w./-]+:) (.*)$/, (_, k: string) => `${k} ${pick(values)}`); break;
+          case 7: lines.splice(i, 0, line); break;
+          case 8: lines[i] = line.replace(": ", ":\t"); break;
+          case 9: lines[i] = `${line}\r`; break;
+          case 10: lines.splice(i + 1, 0, " ".repeat(indent + 2) + pick(["k: v", "- x", "cont", "# c", "k:", "'q'"])); break;
+          case 11: lines.splice(i, 0, pick(["---", "...", "%YAML 1.2", "- stray", "key: v", "results:", "functionConfig: {}", "  - x", "items: []"])); break;
+          case 12: lines[i] = line.replace(/^(\s*)(- )?([\w./-]+):$/, (_, s: string, d = "", k: string) => `${s}${d}${k}: ${pick(values)}`); break;
+          case 13: lines[i] = line.replace(/^(\s*)- /, "$1-   "); break;
+          case 14: lines[i] = line.replace(/^(\s*)- .*$/, (_, s: string) => s + pick(["- ", "-", "- # c", "- - x", "- |", "- [a]", "- {}", "- 1.50", "- ~"])); break;
+          case 15: lines[i] = line.replace(/: (\S+)$/, () => `: ${pick(["1.50", "-.inf", "0o7", "+12", "FALSE", "Null", "1.2.3", "-", "--", "-x", "?x", ":x", "x:y"])}`); break;
+          case 16: lines[i] = line.replace(/^(\s*(?:- )?[\w./-]+):( .*)?$/, "$1:"); break;
+        }
+      }
+      return lines.join("\n");
+    };
+    const seen = { fast: 0, library: 0 };
+    for (let n = 0; n < 600; n++) seen[check(mutate(pick([BASE, INDENTED])))]++;
+    // Both paths must have been exercised for the comparison to mean something.
+    assert.ok(seen.fast > 100 && seen.library > 100, JSON.stringify(seen));
+  });
+});
