@@ -244,7 +244,9 @@ export class Transport {
       hop.phase = "response";
       hop.proxy = this.proxyFor(url, context);
       const dispatcher = this.network.dispatcher(hop.proxy);
-      const res = await request(url, { dispatcher, method, headers, body: body ?? null, signal });
+      // reset: false keeps the connection after a HEAD, which undici otherwise closes (against servers
+      // that wrongly send a HEAD body): one TCP/TLS handshake per manifest HEAD was the cost.
+      const res = await request(url, { dispatcher, method, headers, body: body ?? null, signal, reset: false });
       hop.phase = "body";
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && typeof location === "string") {
