@@ -25,12 +25,12 @@ Usage:
 
 Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v1alpha1):
   skipPrefixes        images starting with one of these are left alone
-  concurrency         references resolved at once (default 16)
+  concurrency         references resolved at once (default 32)
   timeout             per registry request, e.g. 30s (default 30s)
   insecureRegistries  hosts reached over plain HTTP when HTTPS fails
   connectTimeout      per connection to a registry (default 10s)
   runTimeout          whole run; lookups still open then fail (default 5m)
-  registryConcurrency requests in flight per registry host (default 8)
+  registryConcurrency requests in flight per registry host (default 16)
   registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
 NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).

@@ -21,7 +21,7 @@ export interface NetworkOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** Deadline of the whole run from construction: later and outstanding requests fail with TIMEOUT. */
   readonly runTimeoutMs?: number | undefined;
-  /** Requests in flight to one host at a time; default 8. */
+  /** Requests in flight to one host at a time; default 16. */
   readonly registryConcurrency?: number | undefined;
   readonly retry?: Partial<RetryPolicy> | undefined;
   /** Extra trusted CA certificates (PEM), added to the trust store. */
@@ -31,7 +31,7 @@ export interface NetworkOptions {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-export const DEFAULT_REGISTRY_CONCURRENCY = 8;
+export const DEFAULT_REGISTRY_CONCURRENCY = 16;
 
 export class Network {
   readonly timeoutMs: number;

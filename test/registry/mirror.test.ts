@@ -184,7 +184,7 @@ describe("registryMirrors in the function config", () => {
       (({ connectTimeoutMs, runTimeoutMs, registryConcurrency, registryMirrors }) => ({ connectTimeoutMs, runTimeoutMs, registryConcurrency, registryMirrors }))(
         config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n").options,
       ),
-      { connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 8, registryMirrors: {} },
+      { connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 16, registryMirrors: {} },
     );
     const { options, problems } = config('apiVersion: v1\nkind: ConfigMap\ndata:\n  connectTimeout: 2s\n  runTimeout: 1m30s\n  registryConcurrency: "3"\n');
     assert.deepEqual(problems, []);
