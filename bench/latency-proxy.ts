@@ -1,0 +1,171 @@
+// A reverse proxy that puts a network's latency between a client and a
+// loopback registry (and its token service), and counts what passes by kind.
+//
+// Latency model: every request waits `latencyMs` before it is forwarded (one
+// round trip), and the first request on a new TCP connection waits
+// `connectLatencyMs` more (the handshake), so connection churn costs what it
+// would on a real network. Loopback itself adds well under a millisecond.
+//
+//   node build/bench/latency-proxy.js --upstream http://127.0.0.1:5000 [--latency 25] [--port 0]
+import { createServer as createHttpServer, request as httpRequest, Agent } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { pathToFileURL } from "node:url";
+
+/** What a request was, for counting: the registry API call it makes. */
+export type RequestKind = "manifest" | "blob" | "token" | "probe" | "tags" | "other";
+
+export interface ProxyCounts {
+  /** "HEAD manifest", "GET token", … */
+  readonly requests: Record<string, number>;
+  /** TCP connections accepted. */
+  connections: number;
+  /** Connections that sent something other than HTTP (a TLS ClientHello from an HTTPS-first probe). */
+  nonHttp: number;
+}
+
+export interface LatencyProxyOptions {
+  /** The registry, "http://127.0.0.1:PORT". */
+  readonly upstream: string;
+  /** Where `/token` requests go (a token server), if anywhere. */
+  readonly tokenUpstream?: string;
+  /** Delay per request, ms; default 25. */
+  readonly latencyMs?: number;
+  /** Delay per new connection, ms; default latencyMs. */
+  readonly connectLatencyMs?: number;
+  /** Port to listen on; default a free one. */
+  readonly port?: number;
+}
+
+export interface LatencyProxy {
+  /** "127.0.0.1:PORT", the registry host for image references. */
+  readonly host: string;
+  readonly url: string;
+  readonly latencyMs: number;
+  /** Points the proxy at another registry (e.g. one started after the proxy, whose token realm names the proxy). */
+  setUpstream(url: string): void;
+  /** Counts since start or the last reset; a snapshot. */
+  counts(): ProxyCounts;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export function classify(method: string, path: string): RequestKind {
+  const p = path.split("?")[0] ?? "";
+  if (p === "/token") return "token";
+  if (p === "/v2/" || p === "/v2") return "probe";
+  if (/^\/v2\/.+\/manifests\/[^/]+$/.test(p)) return "manifest";
+  if (/^\/v2\/.+\/blobs\//.test(p)) return "blob";
+  if (/^\/v2\/.+\/tags\/list$/.test(p)) return "tags";
+  void method;
+  return "other";
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
+  const latencyMs = options.latencyMs ?? 25;
+  const connectLatencyMs = options.connectLatencyMs ?? latencyMs;
+  let upstream = new URL(options.upstream);
+  const tokenUpstream = options.tokenUpstream ? new URL(options.tokenUpstream) : undefined;
+  // Our side of the proxy keeps its connections: the proxy should cost nothing but the injected latency.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  let counts: ProxyCounts = { requests: {}, connections: 0, nonHttp: 0 };
+
+  // Sockets that have paid their handshake: the first request on a new connection waits for it too.
+  const connected = new WeakSet<Socket>();
+  const handshake = (socket: Socket): number => {
+    if (connected.has(socket)) return 0;
+    connected.add(socket);
+    return connectLatencyMs;
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = req.url ?? "/";
+    const kind = classify(req.method ?? "GET", path);
+    const key = `${req.method ?? "GET"} ${kind}`;
+    counts.requests[key] = (counts.requests[key] ?? 0) + 1;
+    const target = kind === "token" && tokenUpstream ? tokenUpstream : upstream;
+    void sleep(latencyMs + handshake(req.socket)).then(() => {
+      // Host stays as the client sent it, so the registry's absolute URLs point back at the proxy.
+      const out = httpRequest(
+        { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers, agent },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      out.on("error", (err) => {
+        if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
+        res.end(`latency proxy: upstream error: ${err.message}\n`);
+      });
+      req.pipe(out);
+    });
+  };
+
+  const http = createHttpServer({ keepAliveTimeout: 30_000 }, forward);
+  http.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A TLS ClientHello or other non-HTTP bytes: answer 400 and close, as Node would, after the handshake's latency.
+    if (err.code === "ECONNRESET") return void socket.destroy();
+    counts.nonHttp++;
+    setTimeout(() => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      else socket.destroy();
+    }, handshake(socket));
+  });
+  const sockets = new Set<Socket>();
+  http.on("connection", (socket: Socket) => {
+    counts.connections++;
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
+  const port = (http.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    latencyMs,
+    setUpstream: (url) => {
+      upstream = new URL(url);
+    },
+    counts: () => ({ ...counts, requests: { ...counts.requests } }),
+    reset: () => {
+      counts = { requests: {}, connections: 0, nonHttp: 0 };
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+// Stand-alone use: put latency in front of any registry for manual experiments.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const args = process.argv.slice(2);
+  const upstream = flag(args, "--upstream");
+  if (!upstream) {
+    process.stderr.write("usage: latency-proxy --upstream http://127.0.0.1:PORT [--token-upstream URL] [--latency MS] [--port N]\n");
+    process.exit(2);
+  }
+  const tokenUpstream = flag(args, "--token-upstream");
+  const proxy = await startLatencyProxy({
+    upstream,
+    ...(tokenUpstream ? { tokenUpstream } : {}),
+    latencyMs: Number(flag(args, "--latency") ?? process.env.BENCH_LATENCY_MS ?? 25),
+    port: Number(flag(args, "--port") ?? 0),
+  });
+  process.stderr.write(`latency proxy on ${proxy.url} -> ${upstream} (${proxy.latencyMs} ms per request); Ctrl-C prints the counts\n`);
+  process.once("SIGINT", () => {
+    process.stderr.write(`${JSON.stringify(proxy.counts(), null, 2)}\n`);
+    void proxy.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# npm run bench [-- options]: builds the function (bundle and standalone
+# executable) and the benchmark, then runs it: a real registry on loopback
+# behind bench/latency-proxy.ts, each workload against its lower bound and
+# sequential skopeo. Writes bench/out/results.json and bench/RESULTS.md.
+#
+#   --runs N            median of N runs per series (default 5; BENCH_RUNS)
+#   --latency MS        injected per request and per new connection (default 25; BENCH_LATENCY_MS)
+#   --only LIST         a,b,c,d,e,sweep (default: all; a partial run writes bench/out/RESULTS.partial.md)
+#   --skopeo-sample N   images timed with skopeo for (b), extrapolated to 1,000 (default 100)
+#   --concurrency LIST  sweep settings, C or C/R (concurrency/registryConcurrency)
+#   --sweep-over LIST   workloads the sweep runs over (default a)
+#   --profile           one extra run per row under --cpu-prof; self time by owner in the report
+#   --no-build          use dist/ and build/ as they are
+#
+# Not part of `npm test`: it takes a few minutes and measures, it does not check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=1
+args=()
+for a in "$@"; do
+  if [ "$a" = "--no-build" ]; then build=0; else args+=("$a"); fi
+done
+bash scripts/setup.sh
+if [ "$build" = 1 ]; then
+  echo "bench: compiling and building" >&2
+  npx tsc -p tsconfig.json
+  node scripts/build.mjs
+fi
+exec node build/bench/run.js "${args[@]}"

@@ -1,0 +1,582 @@
+// `npm run bench`: krm-digester against a real registry behind injected
+// latency, next to its lower bound and to sequential skopeo, one table row
+// per workload. Writes bench/out/results.json and bench/RESULTS.md.
+//
+//   npm run bench -- [--runs 5] [--latency 25] [--only a,b,c,d,e,sweep] [--skopeo-sample 100]
+//
+// See docs/benchmarks.md for what each row means.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startRegistry } from "../test/support/registry.js";
+import { IMAGE_KINDS, seedImages } from "../test/support/seed.js";
+import type { ImageKind, SeedTarget } from "../test/support/seed.js";
+import { startTokenServer } from "../test/support/token-server.js";
+import type { TokenServer } from "../test/support/token-server.js";
+import { startLatencyProxy } from "./latency-proxy.js";
+import type { LatencyProxy } from "./latency-proxy.js";
+import { median, run } from "./measure.js";
+import { profileRun } from "./profile.js";
+import type { ProfileSummary } from "./profile.js";
+import type { RunResult } from "./measure.js";
+import { fakeDigest, imageSpecs, repeated, resourceList } from "./workloads.js";
+import type { ImageSpec } from "./workloads.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const OUT = join(ROOT, "bench", "out");
+const BUNDLE = join(ROOT, "dist", "krm-digester");
+const STANDALONE = join(ROOT, "dist", "krm-digester-linux-x64");
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  readonly runs: number;
+  readonly latencyMs: number;
+  readonly only: ReadonlySet<string> | undefined;
+  readonly skopeoSample: number;
+  /** Sweep settings: [concurrency, registryConcurrency]. */
+  readonly concurrencies: readonly (readonly [number, number])[];
+  /** Which workloads the sweep runs over. */
+  readonly sweepOver: readonly string[];
+  /** Also run the bundle once under --cpu-prof per row and report where the time goes. */
+  readonly profile: boolean;
+}
+
+function parseOptions(args: readonly string[]): Options {
+  const value = (name: string, env: string, fallback: string): string => {
+    const i = args.indexOf(name);
+    return (i >= 0 ? args[i + 1] : undefined) ?? process.env[env] ?? fallback;
+  };
+  const positive = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  const only = value("--only", "BENCH_ONLY", "");
+  return {
+    runs: Math.max(1, positive("--runs", value("--runs", "BENCH_RUNS", "5"))),
+    latencyMs: positive("--latency", value("--latency", "BENCH_LATENCY_MS", "25")),
+    only: only ? new Set(only.split(",").map((s) => s.trim())) : undefined,
+    skopeoSample: Math.max(1, positive("--skopeo-sample", value("--skopeo-sample", "BENCH_SKOPEO_SAMPLE", "100"))),
+    // "C" sets both limits to C; "C/R" sets concurrency C and registryConcurrency R.
+    concurrencies: value("--concurrency", "BENCH_CONCURRENCY", "8,16,32,64,16/8,32/16")
+      .split(",")
+      .map((c) => {
+        const [total, perRegistry] = c.split("/");
+        return [positive("--concurrency", total ?? ""), positive("--concurrency", perRegistry ?? total ?? "")] as const;
+      }),
+    sweepOver: value("--sweep-over", "BENCH_SWEEP_OVER", "a").split(","),
+    profile: args.includes("--profile") || process.env.BENCH_PROFILE === "1",
+  };
+}
+
+// ---------------------------------------------------------------- results
+
+interface Stat {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  runsMs: number[];
+  /** Largest peak RSS over the runs, MiB. */
+  peakRssMb: number;
+}
+
+interface Row {
+  id: string;
+  title: string;
+  items: number;
+  unique: number;
+  /** Every measured series of this row, by name ("bundle", "standalone", "lower bound (bundle)", …). */
+  series: Record<string, Stat>;
+  /** Registry requests of one run of ours, by "METHOD kind", plus connections and non-HTTP (TLS) attempts. */
+  requests?: Record<string, number>;
+  skopeo?: { totalMs: number; timed: number; perImageMs: number; extrapolated: boolean; digestsMatch: number };
+  notes: string[];
+  /** With --profile: the bundle's self time by owner and its top functions, one run. */
+  profile?: ProfileSummary;
+}
+
+interface Sweep {
+  workload: string;
+  concurrency: number;
+  registryConcurrency: number;
+  stat: Stat;
+  connections: number;
+}
+
+function stat(results: readonly RunResult[]): Stat {
+  const ms = results.map((r) => r.wallMs);
+  return {
+    medianMs: median(ms),
+    minMs: Math.min(...ms),
+    maxMs: Math.max(...ms),
+    runsMs: ms.map((m) => Math.round(m * 10) / 10),
+    peakRssMb: Math.max(...results.map((r) => r.rssKb)) / 1024,
+  };
+}
+
+// ---------------------------------------------------------------- environment
+
+interface Bench {
+  readonly options: Options;
+  readonly scratch: string;
+  /** A clean environment for every command: no NODE_OPTIONS/NODE_EXTRA_CA_CERTS, an empty HOME (no credentials to look up). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly timeFile: string;
+}
+
+function cleanEnv(home: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, LANG: "C.UTF-8" };
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+async function ours(bench: Bench, bin: string, input: string, check?: (output: string, result: RunResult) => void): Promise<RunResult> {
+  const stdoutFile = join(bench.scratch, "stdout.yaml");
+  const result = await run(bin, [], { stdinFile: input, stdoutFile, env: bench.env, timeFile: bench.timeFile });
+  if (result.code !== 0) throw new Error(`${bin} < ${input} exited with ${result.code}:\n${result.stderr}`);
+  check?.(readFileSync(stdoutFile, "utf8"), result);
+  return result;
+}
+
+/** The image values of the items in an output, in order. */
+function imagesIn(output: string): string[] {
+  const items = output.split(/^results:/m)[0] ?? "";
+  return [...items.matchAll(/^\s+image: (\S+)/gm)].map((m) => m[1]!);
+}
+
+function expectImages(expected: readonly string[]): (output: string) => void {
+  return (output) => {
+    const got = imagesIn(output);
+    const wrong = got.findIndex((g, i) => g !== expected[i]);
+    if (got.length !== expected.length || wrong >= 0) {
+      throw new Error(`output images differ from the expected pins (got ${got.length}, want ${expected.length}; first difference at ${wrong}: ${got[wrong]} vs ${expected[wrong]})`);
+    }
+  };
+}
+
+/**
+ * Runs each series `runs` times, round-robin (so a noisy moment hits all of
+ * them alike), after one untimed warm-up run each.
+ */
+async function series(
+  bench: Bench,
+  plan: Record<string, () => Promise<RunResult>>,
+  runs = bench.options.runs,
+): Promise<Record<string, Stat>> {
+  const results: Record<string, RunResult[]> = {};
+  for (const [name, once] of Object.entries(plan)) {
+    await once();
+    results[name] = [];
+  }
+  for (let i = 0; i < runs; i++) for (const [name, once] of Object.entries(plan)) results[name]!.push(await once());
+  return Object.fromEntries(Object.entries(results).map(([name, r]) => [name, stat(r)]));
+}
+
+/** `skopeo inspect` once per image, one after another, as a script would. */
+async function skopeo(bench: Bench, host: string, images: readonly { spec: ImageSpec; digest: string }[], sampleSize: number): Promise<Row["skopeo"]> {
+  const step = images.length / Math.min(sampleSize, images.length);
+  const sample = Array.from({ length: Math.min(sampleSize, images.length) }, (_, i) => images[Math.floor(i * step)]!);
+  let totalMs = 0;
+  let digestsMatch = 0;
+  for (const { spec, digest } of sample) {
+    const out = join(bench.scratch, "skopeo.out");
+    const r = await run("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", `docker://${host}/${spec.repository}:${spec.tag}`], {
+      stdoutFile: out,
+      env: bench.env,
+      timeFile: bench.timeFile,
+    });
+    if (r.code !== 0) throw new Error(`skopeo inspect ${spec.repository}:${spec.tag} failed: ${r.stderr}`);
+    if (readFileSync(out, "utf8").trim() === digest) digestsMatch++;
+    totalMs += r.wallMs;
+  }
+  const perImageMs = totalMs / sample.length;
+  return {
+    totalMs: perImageMs * images.length,
+    timed: sample.length,
+    perImageMs,
+    extrapolated: sample.length < images.length,
+    digestsMatch,
+  };
+}
+
+// ---------------------------------------------------------------- workloads
+
+interface Seeded {
+  spec: ImageSpec;
+  digest: string;
+}
+
+async function seed(registry: SeedTarget, specs: readonly ImageSpec[], kinds: readonly ImageKind[]): Promise<Seeded[]> {
+  const pushed = await seedImages(
+    registry,
+    specs.map((s, i) => ({ ...s, kind: kinds[i % kinds.length]! })),
+    { concurrency: 16 },
+  );
+  return pushed.map((p, i) => ({ spec: specs[i]!, digest: p.digest }));
+}
+
+function trimmed(p: ProfileSummary): ProfileSummary {
+  return { totalMs: p.totalMs, owners: p.owners.slice(0, 8), functions: p.functions.slice(0, 15), inclusive: p.inclusive.slice(0, 30) };
+}
+
+function writeInput(bench: Bench, name: string, text: string): string {
+  const file = join(OUT, "inputs", `${name}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/**
+ * A network row: `images` (with repeats) through the proxy, ours (bundle and
+ * standalone) vs the pinned list + one round trip vs sequential skopeo.
+ */
+async function networkRow(
+  bench: Bench,
+  proxy: LatencyProxy,
+  id: string,
+  title: string,
+  seeded: readonly Seeded[],
+  uses: number,
+  notes: string[],
+  skopeoSample = seeded.length,
+): Promise<Row> {
+  const ref = (s: Seeded): string => `${proxy.host}/${s.spec.repository}:${s.spec.tag}`;
+  const refs = repeated(seeded.map(ref), uses);
+  const pins = repeated(seeded.map((s) => `${ref(s)}@${s.digest}`), uses);
+  const input = writeInput(bench, `${id}-unpinned`, resourceList(refs));
+  const pinned = writeInput(bench, `${id}-pinned`, resourceList(pins));
+  log(`${id}: ${title}: ${refs.length} items, ${seeded.length} unique`);
+
+  let requests: Record<string, number> | undefined;
+  const counted = (bin: string) => async (): Promise<RunResult> => {
+    proxy.reset();
+    const r = await ours(bench, bin, input, expectImages(pins));
+    const c = proxy.counts();
+    const now = { ...c.requests, connections: c.connections, "non-HTTP (TLS probe)": c.nonHttp };
+    if (requests && JSON.stringify(requests) !== JSON.stringify(now)) notes.push(`request counts varied between runs: ${JSON.stringify(requests)} vs ${JSON.stringify(now)}`);
+    requests = now;
+    return r;
+  };
+  const stats = await series(bench, {
+    bundle: counted(BUNDLE),
+    standalone: counted(STANDALONE),
+    "pinned (bundle)": () => ours(bench, BUNDLE, pinned, expectImages(pins)),
+    "pinned (standalone)": () => ours(bench, STANDALONE, pinned, expectImages(pins)),
+  });
+  const latency = bench.options.latencyMs;
+  for (const bin of ["bundle", "standalone"]) {
+    const p = stats[`pinned (${bin})`]!;
+    stats[`lower bound (${bin})`] = { ...p, medianMs: p.medianMs + latency, minMs: p.minMs + latency, maxMs: p.maxMs + latency, runsMs: [] };
+  }
+  log(`${id}: skopeo, ${Math.min(skopeoSample, seeded.length)} of ${seeded.length} images`);
+  const sk = await skopeo(bench, proxy.host, seeded, skopeoSample);
+  const row: Row = { id, title, items: refs.length, unique: seeded.length, series: stats, ...(requests ? { requests } : {}), ...(sk ? { skopeo: sk } : {}), notes };
+  if (bench.options.profile) row.profile = trimmed(await profileRun(BUNDLE, input, bench.env));
+  return row;
+}
+
+async function pinnedRow(bench: Bench, items: number, runs: number): Promise<Row> {
+  // 300 distinct images, as a large platform repository would have; all carry digests.
+  const images = Array.from({ length: items }, (_, i) => `registry.example.com/team-${i % 17}/svc-${i % 300}:v${i % 5}@${fakeDigest(String(i % 300))}`);
+  const input = writeInput(bench, `c-${items}-pinned`, resourceList(images));
+  log(`c: ${items} pinned items (${(readFileSync(input).length / 1e6).toFixed(1)} MB)`);
+  const check = expectImages(images);
+  const stats = await series(
+    bench,
+    { bundle: () => ours(bench, BUNDLE, input, check), standalone: () => ours(bench, STANDALONE, input, check) },
+    runs,
+  );
+  const profile = bench.options.profile && items === 5000 ? trimmed(await profileRun(BUNDLE, input, bench.env)) : undefined;
+  return {
+    ...(profile ? { profile } : {}),
+    id: `c ${items >= 1000 ? `${items / 1000}k` : items}`,
+    title: `${items.toLocaleString("en")} items, every image already pinned (no network)`,
+    items,
+    unique: 0,
+    series: stats,
+    notes: [`input ${(readFileSync(input).length / 1e6).toFixed(1)} MB`],
+  };
+}
+
+/** Concurrency sweep: the same list with `concurrency` and `registryConcurrency` set to each pair. */
+async function sweep(bench: Bench, proxy: LatencyProxy, workload: string, seeded: readonly Seeded[], uses: number): Promise<Sweep[]> {
+  const ref = (s: Seeded): string => `${proxy.host}/${s.spec.repository}:${s.spec.tag}`;
+  const pins = repeated(seeded.map((s) => `${ref(s)}@${s.digest}`), uses);
+  const base = resourceList(repeated(seeded.map(ref), uses));
+  const out: Sweep[] = [];
+  for (const [c, r] of bench.options.concurrencies) {
+    const input = writeInput(
+      bench,
+      `sweep-${workload}-${c}-${r}`,
+      `${base}functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: digester\n  data:\n` +
+        `    concurrency: "${c}"\n    registryConcurrency: "${r}"\n`,
+    );
+    let connections = 0;
+    const stats = await series(bench, {
+      standalone: async () => {
+        proxy.reset();
+        const result = await ours(bench, STANDALONE, input, expectImages(pins));
+        connections = proxy.counts().connections;
+        return result;
+      },
+    });
+    log(`sweep ${workload}: concurrency ${c}, registryConcurrency ${r}: ${stats.standalone!.medianMs.toFixed(0)} ms`);
+    out.push({ workload, concurrency: c, registryConcurrency: r, stat: stats.standalone!, connections });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- report
+
+function machine(): Record<string, string> {
+  const sh = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: "utf8" }).trim();
+    } catch {
+      return "?";
+    }
+  };
+  const status = sh("git", ["-C", ROOT, "status", "--porcelain", "--", "src"]);
+  return {
+    date: new Date().toISOString(),
+    nproc: sh("nproc", []),
+    cpu: cpus()[0]?.model ?? "?",
+    node: process.version,
+    skopeo: sh("skopeo", ["--version"]).replace(/^skopeo version /, ""),
+    registry: sh("docker-registry", ["--version"]).split(" ").pop() ?? "?",
+    commit: sh("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]) + (status && status !== "?" ? " (src/ has uncommitted changes)" : ""),
+  };
+}
+
+const ms = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? "–" : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : "–");
+
+function requestsText(r: Record<string, number> | undefined): string {
+  if (!r) return "none";
+  const order = ["HEAD manifest", "GET manifest", "GET token", "GET probe", "GET tags"];
+  const parts = Object.entries(r)
+    .filter(([k, v]) => v > 0 && k !== "connections" && k !== "non-HTTP (TLS probe)")
+    .sort((a, b) => (order.indexOf(a[0]) + 99) % 99 - ((order.indexOf(b[0]) + 99) % 99))
+    .map(([k, v]) => `${v} ${k.replace("GET probe", "GET /v2/")}`);
+  const tls = r["non-HTTP (TLS probe)"] ?? 0;
+  return `${parts.join(", ")}${tls ? `, ${tls} HTTPS attempt` : ""}; ${r.connections ?? 0} conn.`;
+}
+
+interface Target {
+  name: string;
+  met: boolean;
+  detail: string;
+}
+
+function targets(rows: readonly Row[], latencyMs: number): Target[] {
+  const out: Target[] = [];
+  const row = (id: string): Row | undefined => rows.find((r) => r.id === id);
+  for (const r of rows) {
+    if (!r.requests) continue;
+    const heads = r.requests["HEAD manifest"] ?? 0;
+    const gets = r.requests["GET manifest"] ?? 0;
+    const probes = r.requests["GET probe"] ?? 0;
+    const tokens = r.requests["GET token"] ?? 0;
+    const repos = r.id === "e" ? 6 : r.unique;
+    out.push({
+      name: `(${r.id}) one manifest request per unique reference, tokens <= 1 per repository, one /v2/ probe`,
+      met: heads + gets === r.unique && tokens <= repos && probes === 1,
+      detail: `${heads} HEAD + ${gets} GET for ${r.unique} unique; ${tokens} token; ${probes} probe`,
+    });
+  }
+  const a = row("a");
+  if (a) {
+    const bound = a.series["lower bound (standalone)"]?.medianMs;
+    const oursMs = a.series.standalone?.medianMs;
+    out.push({
+      name: `(a) 120 unique at ${latencyMs} ms: within 1.5x of the lower bound`,
+      met: oursMs !== undefined && bound !== undefined && oursMs <= 1.5 * bound,
+      detail: `standalone ${ms(oursMs)} vs ${ms(bound)} = ${ratio(oursMs, bound)}; bundle ${ratio(a.series.bundle?.medianMs, a.series["lower bound (bundle)"]?.medianMs)}`,
+    });
+    out.push({
+      name: "(a) at least 40x faster than sequential skopeo",
+      met: oursMs !== undefined && a.skopeo !== undefined && a.skopeo.totalMs >= 40 * oursMs,
+      detail: `skopeo ${ms(a.skopeo?.totalMs)} / ours ${ms(oursMs)} = ${ratio(a.skopeo?.totalMs, oursMs)}`,
+    });
+  }
+  const c5 = row("c 5k");
+  if (c5) {
+    const worst = Math.max(c5.series.bundle?.medianMs ?? Infinity, c5.series.standalone?.medianMs ?? Infinity);
+    const rss = Math.max(c5.series.bundle?.peakRssMb ?? Infinity, c5.series.standalone?.peakRssMb ?? Infinity);
+    out.push({ name: "(c) 5,000 pinned items under 1.5 s", met: worst < 1500, detail: `bundle ${ms(c5.series.bundle?.medianMs)}, standalone ${ms(c5.series.standalone?.medianMs)}` });
+    out.push({ name: "(c) 5,000 pinned items under 300 MB peak RSS", met: rss < 300, detail: `${rss.toFixed(0)} MB` });
+  }
+  const d = row("d");
+  if (d) {
+    const sea = d.series.standalone?.medianMs;
+    out.push({ name: "(d) one item through the standalone binary under 150 ms", met: sea !== undefined && sea < 150, detail: `${ms(sea)} (bundle ${ms(d.series.bundle?.medianMs)})` });
+  }
+  return out;
+}
+
+function markdown(info: Record<string, string>, options: Options, rows: readonly Row[], sweepRows: readonly Sweep[], load: { before: string; after: string }): string {
+  const lines: string[] = [];
+  lines.push("# Benchmark results", "");
+  lines.push(`Generated by \`npm run bench\` (bench/run.ts); see docs/benchmarks.md for what each row means.`, "");
+  lines.push("| machine | |", "| --- | --- |");
+  lines.push(`| date | ${info.date} |`, `| nproc | ${info.nproc} |`, `| CPU | ${info.cpu} |`, `| node | ${info.node} |`);
+  lines.push(`| skopeo | ${info.skopeo} |`, `| registry | docker-registry ${info.registry} |`, `| krm-digester | ${info.commit} |`);
+  lines.push(`| load average (1 min) | ${load.before} at start, ${load.after} at end |`);
+  lines.push(`| settings | ${options.latencyMs} ms injected per request and per new connection; median of ${options.runs} runs after one warm-up |`, "");
+
+  lines.push("| row | items / unique | ours: standalone | ours: bundle | lower bound (standalone / bundle) | ours / lower bound | sequential skopeo | skopeo / ours | peak RSS (standalone / bundle) | registry requests (one run) |");
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    const s = r.series;
+    const lbS = s["lower bound (standalone)"]?.medianMs;
+    const lbB = s["lower bound (bundle)"]?.medianMs;
+    const sk = r.skopeo ? `${ms(r.skopeo.totalMs)}${r.skopeo.extrapolated ? ` (${r.skopeo.timed} timed, extrapolated)` : ""}` : "–";
+    lines.push(
+      `| ${r.id} | ${r.items.toLocaleString("en")} / ${r.unique.toLocaleString("en")} | ${ms(s.standalone?.medianMs)} | ${ms(s.bundle?.medianMs)} | ` +
+        `${lbS === undefined ? "–" : `${ms(lbS)} / ${ms(lbB)}`} | ${lbS === undefined ? "–" : `${ratio(s.standalone?.medianMs, lbS)} / ${ratio(s.bundle?.medianMs, lbB)}`} | ` +
+        `${sk} | ${r.skopeo ? ratio(r.skopeo.totalMs, s.standalone?.medianMs) : "–"} | ` +
+        `${s.standalone?.peakRssMb.toFixed(0) ?? "–"} / ${s.bundle?.peakRssMb.toFixed(0) ?? "–"} MB | ${requestsText(r.requests)} |`,
+    );
+  }
+  lines.push("");
+  for (const r of rows) lines.push(`- **${r.id}**: ${r.title}.${r.notes.length ? ` ${r.notes.join("; ")}.` : ""}`);
+  const cs = rows.filter((r) => r.id.startsWith("c "));
+  if (cs.length > 1) {
+    lines.push(
+      `- Growth of (c): ${cs.map((r) => `${r.items.toLocaleString("en")} items ${ms(r.series.standalone?.medianMs)} (${((r.series.standalone?.medianMs ?? 0) / (r.items / 1000)).toFixed(0)} ms per 1,000)`).join(", ")}.`,
+    );
+  }
+  const skopeoRows = rows.filter((r) => r.skopeo);
+  if (skopeoRows.length) {
+    lines.push(
+      `- skopeo per image: ${skopeoRows.map((r) => `${r.id} ${ms(r.skopeo!.perImageMs)} (its digest equals ours for ${r.skopeo!.digestsMatch} of ${r.skopeo!.timed})`).join(", ")}.`,
+    );
+  }
+  if (sweepRows.length) {
+    lines.push("", `## Concurrency at ${options.latencyMs} ms (standalone, median of ${options.runs})`, "");
+    lines.push("| workload | concurrency | registryConcurrency (= connections per registry) | median | min | connections opened |", "| --- | --- | --- | --- | --- | --- |");
+    for (const s of sweepRows) {
+      lines.push(`| ${s.workload} | ${s.concurrency} | ${s.registryConcurrency} | ${ms(s.stat.medianMs)} | ${ms(s.stat.minMs)} | ${s.connections} |`);
+    }
+  }
+  const profiled = rows.filter((r) => r.profile);
+  if (profiled.length) {
+    lines.push("", "## Where the time goes (bundle, one run under --cpu-prof, self time)", "");
+    for (const r of profiled) {
+      const p = r.profile!;
+      const share = (x: number): string => `${((100 * x) / p.totalMs).toFixed(0)}%`;
+      lines.push(`- **${r.id}** (${ms(p.totalMs)} sampled): ${p.owners.slice(0, 5).map((o) => `${o.name} ${share(o.ms)}`).join(", ")}.`);
+      lines.push(`  Top functions: ${p.functions.slice(0, 6).map((f) => `\`${f.name}\` ${share(f.ms)}`).join(", ")}.`);
+    }
+  }
+  const t = targets(rows, options.latencyMs);
+  if (t.length) {
+    lines.push("", "## Targets", "", "| target | met | measured |", "| --- | --- | --- |");
+    for (const x of t) lines.push(`| ${x.name} | ${x.met ? "yes" : "**no**"} | ${x.detail} |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const want = (id: string): boolean => options.only === undefined || options.only.has(id);
+  mkdirSync(join(OUT, "inputs"), { recursive: true });
+  const scratch = mkdtempSync(join(tmpdir(), "krm-digester-bench-"));
+  const home = join(scratch, "home");
+  mkdirSync(home);
+  const bench: Bench = { options, scratch, env: cleanEnv(home), timeFile: join(scratch, "time.txt") };
+  const info = machine();
+  const loadBefore = loadavg()[0]!.toFixed(2);
+  const rows: Row[] = [];
+  const sweepRows: Sweep[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    if (want("a") || want("b") || want("d") || want("sweep")) {
+      const registry = await startRegistry();
+      cleanup.push(() => registry.stop());
+      const proxy = await startLatencyProxy({ upstream: registry.url, latencyMs: options.latencyMs });
+      cleanup.push(() => proxy.close());
+      const sweepOver = (id: string): boolean => want("sweep") && options.sweepOver.includes(id);
+      if (want("a") || sweepOver("a")) {
+        log("seeding 120 images for (a)");
+        const a = await seed(registry, imageSpecs("bench-a", 120, 60), IMAGE_KINDS);
+        if (want("a")) {
+          rows.push(
+            await networkRow(bench, proxy, "a", "120 unique images, each used by 5 of 600 Deployments", a, 5, [
+              "images of all four manifest kinds (OCI index/manifest, Docker list/manifest) in 60 repositories",
+            ]),
+          );
+        }
+        if (sweepOver("a")) sweepRows.push(...(await sweep(bench, proxy, "a", a, 5)));
+      }
+      if (want("b") || sweepOver("b")) {
+        log("seeding 1,000 images for (b)");
+        const b = await seed(registry, imageSpecs("bench-b", 1000), ["oci-manifest"]);
+        if (sweepOver("b")) sweepRows.push(...(await sweep(bench, proxy, "b", b, 1)));
+        if (want("b")) {
+          rows.push(
+            await networkRow(
+              bench,
+              proxy,
+              "b",
+              "1,000 unique images, 1,000 Deployments",
+              b,
+              1,
+              ["single-platform OCI manifests (quicker to seed; a HEAD costs the same for every kind)"],
+              options.skopeoSample,
+            ),
+          );
+        }
+      }
+      if (want("d")) {
+        const d = await seed(registry, imageSpecs("bench-d", 1), ["oci-index"]);
+        rows.push(await networkRow(bench, proxy, "d", "one Deployment, one image (start-up)", d, 1, []));
+      }
+    }
+    if (want("c")) {
+      for (const items of [1000, 5000, 20_000]) rows.push(await pinnedRow(bench, items, items > 5000 ? Math.min(options.runs, 3) : options.runs));
+      rows.sort((x, y) => x.id.localeCompare(y.id, "en", { numeric: true }));
+    }
+    if (want("e")) {
+      // The token server sits behind the same proxy: its realm is the proxy's /token, so tokens pay the latency and are counted.
+      const tokens: TokenServer = await startTokenServer();
+      cleanup.push(() => tokens.stop());
+      const proxy = await startLatencyProxy({ upstream: "http://127.0.0.1:9", tokenUpstream: tokens.url, latencyMs: options.latencyMs });
+      cleanup.push(() => proxy.close());
+      const registry = await startRegistry({ token: { ...tokens.registryConfig, realm: `${proxy.url}/token` } });
+      cleanup.push(() => registry.stop());
+      proxy.setUpstream(registry.url);
+      const specs = imageSpecs("bench-e", 24, 6);
+      log("seeding 24 images in 6 repositories for (e)");
+      const e = await seed(
+        { url: registry.url, authorization: (repo) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` },
+        specs,
+        IMAGE_KINDS,
+      );
+      rows.push(await networkRow(bench, proxy, "e", "token-auth registry: 24 unique images in 6 repositories, 48 Deployments", e, 2, []));
+    }
+  } finally {
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const load = { before: loadBefore, after: loadavg()[0]!.toFixed(2) };
+  const order = ["a", "b", "c", "d", "e"];
+  rows.sort((x, y) => order.indexOf(x.id[0]!) - order.indexOf(y.id[0]!) || x.items - y.items);
+  const report = markdown(info, options, rows, sweepRows, load);
+  writeFileSync(join(OUT, "results.json"), JSON.stringify({ machine: info, load, options: { ...options, only: options.only ? [...options.only] : undefined }, rows, sweep: sweepRows, targets: targets(rows, options.latencyMs) }, null, 2) + "\n");
+  if (options.only === undefined) writeFileSync(join(ROOT, "bench", "RESULTS.md"), report);
+  else writeFileSync(join(OUT, "RESULTS.partial.md"), report);
+  process.stdout.write(report);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
