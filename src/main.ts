@@ -5,8 +5,9 @@ import { CredentialHelpers } from "./credentials/helper.js";
 import { hostSources } from "./credentials/host.js";
 import { CredentialedRegistry } from "./credentials/registry-source.js";
 import { runFunction } from "./function.js";
-import { RegistryClient } from "./registry/client.js";
-import { Network } from "./registry/network.js";
+import type { ScopedClient } from "./credentials/registry-source.js";
+import type { RegistryClient } from "./registry/client.js";
+import type { Network } from "./registry/network.js";
 import { InputError } from "./resourcelist/errors.js";
 import { formatResult } from "./results.js";
 import { VERSION } from "./version.js";
@@ -48,6 +49,9 @@ Options:
   --version   print the version
 `;
 
+type Stats = RegistryClient["stats"];
+const NO_REQUESTS: Stats = { head: 0, get: 0, token: 0, ping: 0, tags: 0, retries: 0, mirrored: 0 };
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -77,26 +81,51 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const started = performance.now();
   const input = await readStdin();
-  let client: CredentialedRegistry<RegistryClient["stats"]> | undefined;
+  let client: CredentialedRegistry<Stats> | undefined;
   const result = await runFunction(input, (options) => {
+    // The registry stack (undici above all) loads on the first lookup: setting it up was
+    // 40 % of a run with nothing to resolve (docs/benchmarks.md).
+    let stack: Promise<{ network: Network; Client: typeof RegistryClient }> | undefined;
+    const load = (): NonNullable<typeof stack> =>
+      (stack ??= Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
+        network: new Network({
+          timeoutMs: options.timeoutMs,
+          connectTimeoutMs: options.connectTimeoutMs,
+          runTimeoutMs: options.runTimeoutMs,
+          registryConcurrency: options.registryConcurrency,
+        }),
+        Client: RegistryClient,
+      })));
     // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
-    const network = new Network({
-      timeoutMs: options.timeoutMs,
-      connectTimeoutMs: options.connectTimeoutMs,
-      runTimeoutMs: options.runTimeoutMs,
-      registryConcurrency: options.registryConcurrency,
-    });
     const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
     client = new CredentialedRegistry(credentials, {
-      open: (provider) =>
-        new RegistryClient({
-          network,
-          insecureRegistries: options.insecureRegistries,
-          mirrors: options.registryMirrors,
-          userAgent: `krm-digester/${VERSION}`,
-          credentials: provider,
-        }),
-      close: () => network.close(),
+      open: (provider): ScopedClient<Stats> => {
+        let opened: Promise<RegistryClient> | undefined;
+        let real: RegistryClient | undefined;
+        const open = (): Promise<RegistryClient> =>
+          (opened ??= load().then(({ network, Client }) => {
+            real = new Client({
+              network,
+              insecureRegistries: options.insecureRegistries,
+              mirrors: options.registryMirrors,
+              userAgent: `krm-digester/${VERSION}`,
+              credentials: provider,
+            });
+            return real;
+          }));
+        return {
+          resolve: async (ref) => (await open()).resolve(ref),
+          get stats() {
+            return real?.stats ?? NO_REQUESTS;
+          },
+          close: async () => {
+            await real?.close();
+          },
+        };
+      },
+      close: async () => {
+        if (stack) await (await stack).network.close();
+      },
     });
     return client;
   });
