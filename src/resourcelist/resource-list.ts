@@ -2,6 +2,7 @@
 // carry source offsets, check its shape, and turn changes into text edits.
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, stringify } from "yaml";
 import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
+import { blockListOfMappings } from "./emit-yaml.js";
 import { InputError } from "./errors.js";
 import { fastParse } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
@@ -107,7 +108,8 @@ export function describe(node: unknown): string {
 export function resultsEdit(list: ResourceList, results: readonly object[]): TextEdit | undefined {
   if (results.length === 0) return undefined;
   const { source, root } = list;
-  const body = stringify(results, { lineWidth: 0, aliasDuplicateObjects: false });
+  // The usual results are written directly (yaml's exact text, much faster); anything unusual by yaml.
+  const body = blockListOfMappings(results) ?? stringify(results, { lineWidth: 0, aliasDuplicateObjects: false });
   const pair = root.items.find((p: Pair) => scalarString(p.key) === "results");
   const keyIndent = columnOf(source, rangeOf(root.items[0]?.key)?.[0] ?? 0);
   const existing = pair?.value;
