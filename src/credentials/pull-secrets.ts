@@ -85,6 +85,9 @@ export class PullSecrets {
    * spec's path ("spec.template.spec"), most specific key first.
    */
   forWorkload(item: YAMLMap): WorkloadSecrets {
+    // No Secret in the package: every name resolves to nothing, so skip converting the item
+    // (a toJS per workload was a tenth of the CPU of a 600-workload run).
+    if (this.secrets.size === 0) return NO_SECRETS;
     const { namespace } = identity(item);
     const object = asRecord(item.toJS(this.document) as unknown);
     const byPath = new Map<string, readonly SecretEntry[]>();
@@ -185,6 +188,8 @@ export class WorkloadSecrets {
     return entry && { id: scopeId(entry), entry };
   }
 }
+
+const NO_SECRETS = new WorkloadSecrets(new Map());
 
 /** The first source of a workload's credential chain: its pull-secret entry, only where the key matches. */
 export class PullSecretSource implements CredentialSource {
