@@ -8,6 +8,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Peak resident set size of the process, KiB (GNU time's %M). */
   readonly rssKb: number;
+  /** User + system CPU time, ms (GNU time's %U + %S): steadier than wall time on a busy machine. */
+  readonly cpuMs: number;
   readonly code: number | null;
   readonly stderr: string;
 }
@@ -28,7 +30,7 @@ export function run(command: string, args: readonly string[], options: RunOption
   rmSync(options.timeFile, { force: true });
   return new Promise<RunResult>((resolve, reject) => {
     const started = performance.now();
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", options.timeFile, command, ...args], {
+    const child = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", options.timeFile, command, ...args], {
       stdio: [stdin, stdout, "pipe"],
       env: options.env,
     });
@@ -41,8 +43,14 @@ export function run(command: string, args: readonly string[], options: RunOption
       closeSync(stdout);
       // GNU time writes "Command exited with non-zero status N" before the figure when the command fails.
       const report = readFileSync(options.timeFile, "utf8").trim().split("\n");
-      const rssKb = Number(report[report.length - 1]);
-      resolve({ wallMs, rssKb: Number.isFinite(rssKb) ? rssKb : 0, code, stderr: Buffer.concat(err).toString() });
+      const [rss, user, sys] = (report[report.length - 1] ?? "").split(" ").map(Number);
+      resolve({
+        wallMs,
+        rssKb: rss !== undefined && Number.isFinite(rss) ? rss : 0,
+        cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000,
+        code,
+        stderr: Buffer.concat(err).toString(),
+      });
     });
   });
 }

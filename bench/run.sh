@@ -11,6 +11,9 @@
 #   --concurrency LIST  sweep settings, C or C/R (concurrency/registryConcurrency)
 #   --sweep-over LIST   workloads the sweep runs over (default a)
 #   --profile           one extra run per row under --cpu-prof; self time by owner in the report
+#   --dist DIR          measure the executables in DIR (another checkout's dist/) instead
+#   --pinned-sizes LIST item counts of (c) (default 1000,5000,20000)
+#   --no-skopeo         leave sequential skopeo out (comparing builds of ours)
 #   --no-build          use dist/ and build/ as they are
 #
 # Not part of `npm test`: it takes a few minutes and measures, it does not check.

@@ -26,8 +26,6 @@ import type { ImageSpec } from "./workloads.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
-const BUNDLE = join(ROOT, "dist", "krm-digester");
-const STANDALONE = join(ROOT, "dist", "krm-digester-linux-x64");
 
 // ---------------------------------------------------------------- options
 
@@ -42,6 +40,12 @@ interface Options {
   readonly sweepOver: readonly string[];
   /** Also run the bundle once under --cpu-prof per row and report where the time goes. */
   readonly profile: boolean;
+  /** Where the executables are: another checkout's dist/ compares builds. */
+  readonly dist: string;
+  /** Item counts of workload (c). */
+  readonly pinnedSizes: readonly number[];
+  /** Skip sequential skopeo (when comparing builds of ours). */
+  readonly skopeo: boolean;
 }
 
 function parseOptions(args: readonly string[]): Options {
@@ -69,6 +73,11 @@ function parseOptions(args: readonly string[]): Options {
       }),
     sweepOver: value("--sweep-over", "BENCH_SWEEP_OVER", "a").split(","),
     profile: args.includes("--profile") || process.env.BENCH_PROFILE === "1",
+    dist: value("--dist", "BENCH_DIST", join(ROOT, "dist")),
+    pinnedSizes: value("--pinned-sizes", "BENCH_PINNED_SIZES", "1000,5000,20000")
+      .split(",")
+      .map((n) => positive("--pinned-sizes", n)),
+    skopeo: !args.includes("--no-skopeo"),
   };
 }
 
@@ -81,6 +90,8 @@ interface Stat {
   runsMs: number[];
   /** Largest peak RSS over the runs, MiB. */
   peakRssMb: number;
+  /** Median user + system CPU time, ms. */
+  cpuMs: number;
 }
 
 interface Row {
@@ -114,6 +125,7 @@ function stat(results: readonly RunResult[]): Stat {
     maxMs: Math.max(...ms),
     runsMs: ms.map((m) => Math.round(m * 10) / 10),
     peakRssMb: Math.max(...results.map((r) => r.rssKb)) / 1024,
+    cpuMs: median(results.map((r) => r.cpuMs)),
   };
 }
 
@@ -125,6 +137,9 @@ interface Bench {
   /** A clean environment for every command: no NODE_OPTIONS/NODE_EXTRA_CA_CERTS, an empty HOME (no credentials to look up). */
   readonly env: NodeJS.ProcessEnv;
   readonly timeFile: string;
+  /** The two executables measured (dist/ of this checkout, or --dist). */
+  readonly bundle: string;
+  readonly standalone: string;
 }
 
 function cleanEnv(home: string): NodeJS.ProcessEnv {
@@ -262,20 +277,23 @@ async function networkRow(
     return r;
   };
   const stats = await series(bench, {
-    bundle: counted(BUNDLE),
-    standalone: counted(STANDALONE),
-    "pinned (bundle)": () => ours(bench, BUNDLE, pinned, expectImages(pins)),
-    "pinned (standalone)": () => ours(bench, STANDALONE, pinned, expectImages(pins)),
+    bundle: counted(bench.bundle),
+    standalone: counted(bench.standalone),
+    "pinned (bundle)": () => ours(bench, bench.bundle, pinned, expectImages(pins)),
+    "pinned (standalone)": () => ours(bench, bench.standalone, pinned, expectImages(pins)),
   });
   const latency = bench.options.latencyMs;
   for (const bin of ["bundle", "standalone"]) {
     const p = stats[`pinned (${bin})`]!;
     stats[`lower bound (${bin})`] = { ...p, medianMs: p.medianMs + latency, minMs: p.minMs + latency, maxMs: p.maxMs + latency, runsMs: [] };
   }
-  log(`${id}: skopeo, ${Math.min(skopeoSample, seeded.length)} of ${seeded.length} images`);
-  const sk = await skopeo(bench, proxy.host, seeded, skopeoSample);
+  let sk: Row["skopeo"];
+  if (bench.options.skopeo) {
+    log(`${id}: skopeo, ${Math.min(skopeoSample, seeded.length)} of ${seeded.length} images`);
+    sk = await skopeo(bench, proxy.host, seeded, skopeoSample);
+  }
   const row: Row = { id, title, items: refs.length, unique: seeded.length, series: stats, ...(requests ? { requests } : {}), ...(sk ? { skopeo: sk } : {}), notes };
-  if (bench.options.profile) row.profile = trimmed(await profileRun(BUNDLE, input, bench.env));
+  if (bench.options.profile) row.profile = trimmed(await profileRun(bench.bundle, input, bench.env));
   return row;
 }
 
@@ -287,10 +305,10 @@ async function pinnedRow(bench: Bench, items: number, runs: number): Promise<Row
   const check = expectImages(images);
   const stats = await series(
     bench,
-    { bundle: () => ours(bench, BUNDLE, input, check), standalone: () => ours(bench, STANDALONE, input, check) },
+    { bundle: () => ours(bench, bench.bundle, input, check), standalone: () => ours(bench, bench.standalone, input, check) },
     runs,
   );
-  const profile = bench.options.profile && items === 5000 ? trimmed(await profileRun(BUNDLE, input, bench.env)) : undefined;
+  const profile = bench.options.profile && items === 5000 ? trimmed(await profileRun(bench.bundle, input, bench.env)) : undefined;
   return {
     ...(profile ? { profile } : {}),
     id: `c ${items >= 1000 ? `${items / 1000}k` : items}`,
@@ -319,7 +337,7 @@ async function sweep(bench: Bench, proxy: LatencyProxy, workload: string, seeded
     const stats = await series(bench, {
       standalone: async () => {
         proxy.reset();
-        const result = await ours(bench, STANDALONE, input, expectImages(pins));
+        const result = await ours(bench, bench.standalone, input, expectImages(pins));
         connections = proxy.counts().connections;
         return result;
       },
@@ -426,10 +444,14 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
   lines.push(`| date | ${info.date} |`, `| nproc | ${info.nproc} |`, `| CPU | ${info.cpu} |`, `| node | ${info.node} |`);
   lines.push(`| skopeo | ${info.skopeo} |`, `| registry | docker-registry ${info.registry} |`, `| krm-digester | ${info.commit} |`);
   lines.push(`| load average (1 min) | ${load.before} at start, ${load.after} at end |`);
-  lines.push(`| settings | ${options.latencyMs} ms injected per request and per new connection; median of ${options.runs} runs after one warm-up |`, "");
+  lines.push(`| settings | ${options.latencyMs} ms injected per request and per new connection; median of ${options.runs} runs after one warm-up |`);
+  if (options.dist !== join(ROOT, "dist")) lines.push(`| executables | ${options.dist} |`);
+  lines.push("");
 
-  lines.push("| row | items / unique | ours: standalone | ours: bundle | lower bound (standalone / bundle) | ours / lower bound | sequential skopeo | skopeo / ours | peak RSS (standalone / bundle) | registry requests (one run) |");
-  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  lines.push(
+    "| row | items / unique | ours: standalone | ours: bundle | lower bound (standalone / bundle) | ours / lower bound | sequential skopeo | skopeo / ours | CPU time (standalone) | peak RSS (standalone / bundle) | registry requests (one run) |",
+  );
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     const s = r.series;
     const lbS = s["lower bound (standalone)"]?.medianMs;
@@ -439,7 +461,7 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
       `| ${r.id} | ${r.items.toLocaleString("en")} / ${r.unique.toLocaleString("en")} | ${ms(s.standalone?.medianMs)} | ${ms(s.bundle?.medianMs)} | ` +
         `${lbS === undefined ? "–" : `${ms(lbS)} / ${ms(lbB)}`} | ${lbS === undefined ? "–" : `${ratio(s.standalone?.medianMs, lbS)} / ${ratio(s.bundle?.medianMs, lbB)}`} | ` +
         `${sk} | ${r.skopeo ? ratio(r.skopeo.totalMs, s.standalone?.medianMs) : "–"} | ` +
-        `${s.standalone?.peakRssMb.toFixed(0) ?? "–"} / ${s.bundle?.peakRssMb.toFixed(0) ?? "–"} MB | ${requestsText(r.requests)} |`,
+        `${ms(s.standalone?.cpuMs)} | ${s.standalone?.peakRssMb.toFixed(0) ?? "–"} / ${s.bundle?.peakRssMb.toFixed(0) ?? "–"} MB | ${requestsText(r.requests)} |`,
     );
   }
   lines.push("");
@@ -490,7 +512,14 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "krm-digester-bench-"));
   const home = join(scratch, "home");
   mkdirSync(home);
-  const bench: Bench = { options, scratch, env: cleanEnv(home), timeFile: join(scratch, "time.txt") };
+  const bench: Bench = {
+    options,
+    scratch,
+    env: cleanEnv(home),
+    timeFile: join(scratch, "time.txt"),
+    bundle: join(options.dist, "krm-digester"),
+    standalone: join(options.dist, "krm-digester-linux-x64"),
+  };
   const info = machine();
   const loadBefore = loadavg()[0]!.toFixed(2);
   const rows: Row[] = [];
@@ -540,7 +569,7 @@ async function main(): Promise<void> {
       }
     }
     if (want("c")) {
-      for (const items of [1000, 5000, 20_000]) rows.push(await pinnedRow(bench, items, items > 5000 ? Math.min(options.runs, 3) : options.runs));
+      for (const items of options.pinnedSizes) rows.push(await pinnedRow(bench, items, items > 5000 ? Math.min(options.runs, 3) : options.runs));
       rows.sort((x, y) => x.id.localeCompare(y.id, "en", { numeric: true }));
     }
     if (want("e")) {
