@@ -162,6 +162,9 @@ export class Transport {
 
   private async ping(origin: string, context: ErrorContext): Promise<Endpoint> {
     const res = await this.request(new URL("/v2/", origin), { method: "GET", kind: "ping" }, context);
+    // One turn of the event loop lets undici mark the probe's connection idle; a lookup sent at
+    // once would open a second connection (one more TCP and TLS handshake before the first HEAD).
+    await new Promise((resolve) => setImmediate(resolve));
     return { origin, status: res.status, wwwAuthenticate: res.headers["www-authenticate"] };
   }
 
