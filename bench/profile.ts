@@ -50,8 +50,9 @@ function regions(bundle: string | undefined): (line: number) => string {
   if (!bundle) return () => "?";
   const starts: { line: number; owner: string }[] = [];
   bundle.split("\n").forEach((text, i) => {
-    const m = /^\/\/ (node_modules\/((?:@[^/]+\/)?[^/]+)|src)\//.exec(text);
-    if (m) starts.push({ line: i, owner: m[2] ?? "ours (src/)" });
+    // Paths are relative to the build's directory (and may climb out of it through a symlinked node_modules).
+    const m = /^\/\/ (?:\S*\/)?(?:node_modules\/((?:@[^/]+\/)?[^/]+)|(src))\/\S+$/.exec(text);
+    if (m) starts.push({ line: i, owner: m[1] ?? "ours (src/)" });
   });
   return (line) => {
     let owner = "bundle prelude";

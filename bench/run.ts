@@ -431,7 +431,17 @@ function targets(rows: readonly Row[], latencyMs: number): Target[] {
   const d = row("d");
   if (d) {
     const sea = d.series.standalone?.medianMs;
-    out.push({ name: "(d) one item through the standalone binary under 150 ms", met: sea !== undefined && sea < 150, detail: `${ms(sea)} (bundle ${ms(d.series.bundle?.medianMs)})` });
+    const start = d.series["pinned (standalone)"]?.medianMs;
+    out.push({
+      name: "(d) one item through the standalone binary under 150 ms: start-up (the item already pinned, no network)",
+      met: start !== undefined && start < 150,
+      detail: `${ms(start)} (bundle ${ms(d.series["pinned (bundle)"]?.medianMs)})`,
+    });
+    out.push({
+      name: `(d) one item through the standalone binary under 150 ms: resolved through the ${latencyMs} ms proxy`,
+      met: sea !== undefined && sea < 150,
+      detail: `${ms(sea)} (bundle ${ms(d.series.bundle?.medianMs)})`,
+    });
   }
   return out;
 }
@@ -468,9 +478,15 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
   for (const r of rows) lines.push(`- **${r.id}**: ${r.title}.${r.notes.length ? ` ${r.notes.join("; ")}.` : ""}`);
   const cs = rows.filter((r) => r.id.startsWith("c "));
   if (cs.length > 1) {
-    lines.push(
-      `- Growth of (c): ${cs.map((r) => `${r.items.toLocaleString("en")} items ${ms(r.series.standalone?.medianMs)} (${((r.series.standalone?.medianMs ?? 0) / (r.items / 1000)).toFixed(0)} ms per 1,000)`).join(", ")}.`,
-    );
+    // The cost of each further 1,000 items, between consecutive sizes: flat means linear growth.
+    const steps = cs.slice(1).map((r, i) => {
+      const prev = cs[i]!;
+      const per = (k: number): string => ((1000 * k) / (r.items - prev.items)).toFixed(0);
+      const wall = (r.series.standalone?.medianMs ?? 0) - (prev.series.standalone?.medianMs ?? 0);
+      const rss = (r.series.standalone?.peakRssMb ?? 0) - (prev.series.standalone?.peakRssMb ?? 0);
+      return `${prev.items.toLocaleString("en")} -> ${r.items.toLocaleString("en")}: ${per(wall)} ms and ${per(rss)} MB per further 1,000 items`;
+    });
+    lines.push(`- Growth of (c), standalone: ${steps.join("; ")} (the rest is start-up).`);
   }
   const skopeoRows = rows.filter((r) => r.skopeo);
   if (skopeoRows.length) {
