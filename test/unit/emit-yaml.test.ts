@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { blockListOfMappings } from "../../src/resourcelist/emit-yaml.js";
+import { seededRandom } from "../support/random.js";
 
 const OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
 
@@ -41,13 +42,7 @@ describe("results written without yaml", () => {
   });
 
   it("agrees with yaml on thousands of random results", () => {
-    let seed = 7;
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const random = seededRandom(7);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const atoms = ["a", "b-c", "x.y/z", "nginx:1.25", "a:b", "a: b", "a:", ":a", "-a", "- a", "?a", "? a", "a#b", "a #b", "#a", "1", "-1", "1.0", ".5", "1e3", "0o7", "0x1f", "true", "True", "no", "null", "Null", "~", "", " ", "é", "日本", "a'b", 'a"b', "[a]", "{a}", "a,b", "*a", "&a", "!a", "|a", ">a", "%a", "@a", "`a", "---", "...", "a\tb", "a\nb", "\u0085", "\ud800", "sha256:ab", "01", "+1", ".inf", "-.Inf", ".nan", "2001-12-14"];
     const text = (): string => Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(atoms)).join(pick(["", " ", "-", ":", "/"]));

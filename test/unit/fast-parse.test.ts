@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
 import type { Node } from "yaml";
 import { fastParse } from "../../src/resourcelist/fast-parse.js";
+import { seededRandom } from "../support/random.js";
 
 const OPTIONS = { keepSourceTokens: false, prettyErrors: true } as const;
 
@@ -168,14 +169,7 @@ describe("fast ResourceList parser", () => {
   });
 
   it("agrees with the library on hundreds of mutated lists", () => {
-    let seed = 20241127;
-    // mulberry32: a small deterministic generator, so a failure can be replayed.
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const random = seededRandom(20241127);
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
     const values = [
       "x", "'q''s'", '"d\\"q"', '"t\\tb"', '"e\\x41"', "{}", "[]", "[a, b]", "{a: 1}", "|\n    block", ">-\n    folded",
