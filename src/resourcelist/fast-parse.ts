@@ -23,10 +23,23 @@ type Range = [number, number, number];
  * nodes the library composed.
  */
 interface Factory {
-  scalar(value: unknown, range: Range, source: string, type: Scalar.Type): Scalar;
+  /** A scalar spanning [start, end) whose node ends at `after` (past its line's comment and newline). */
+  scalar(value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type): Scalar;
   pair(key: Node, value: Node): Pair<Node, Node>;
   map(): YAMLMap;
   seq(): YAMLSeq;
+}
+
+const START = Symbol("start");
+const END = Symbol("end");
+const AFTER = Symbol("after");
+const RANGE = Symbol("range");
+
+interface OffsetScalar extends Scalar {
+  [START]: number;
+  [END]: number;
+  [AFTER]: number;
+  [RANGE]: Range | undefined;
 }
 
 /** The library's own node-type tag of a node, as property descriptors. */
@@ -41,14 +54,30 @@ function typeTag(node: object): PropertyDescriptorMap {
 
 function factory(schema: Schema): Factory {
   const withSchema: PropertyDescriptorMap = { schema: { value: schema, configurable: true, enumerable: false, writable: true } };
-  const scalarProto = Object.create(Scalar.prototype, typeTag(new Scalar(null))) as object;
+  // A scalar keeps its offsets as numbers and makes its `range` array when asked: one object
+  // per scalar instead of three (the array and its backing store), most of the GC's work here.
+  const scalarProto = Object.create(Scalar.prototype, {
+    ...typeTag(new Scalar(null)),
+    range: {
+      get(this: OffsetScalar): Range {
+        return (this[RANGE] ??= [this[START], this[END], this[AFTER]]);
+      },
+      set(this: OffsetScalar, range: Range | undefined) {
+        Object.defineProperty(this, "range", { value: range, writable: true, enumerable: true, configurable: true });
+      },
+      configurable: true,
+    },
+  }) as object;
   const pairProto = Object.create(Pair.prototype, typeTag(new Pair(null))) as object;
   const mapProto = Object.create(YAMLMap.prototype, { ...typeTag(new YAMLMap()), ...withSchema }) as object;
   const seqProto = Object.create(YAMLSeq.prototype, { ...typeTag(new YAMLSeq()), ...withSchema }) as object;
   // Plain constructor functions: one hidden class per node kind, as with `new`.
-  function S(this: Scalar, value: unknown, range: Range, source: string, type: Scalar.Type): void {
+  function S(this: OffsetScalar, value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type): void {
     this.value = value;
-    this.range = range;
+    this[START] = start;
+    this[END] = end;
+    this[AFTER] = after;
+    this[RANGE] = undefined;
     this.source = source;
     this.type = type;
   }
@@ -66,12 +95,12 @@ function factory(schema: Schema): Factory {
   P.prototype = pairProto;
   M.prototype = mapProto;
   Q.prototype = seqProto;
-  const NewScalar = S as unknown as new (value: unknown, range: Range, source: string, type: Scalar.Type) => Scalar;
+  const NewScalar = S as unknown as new (value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type) => Scalar;
   const NewPair = P as unknown as new (key: Node, value: Node) => Pair<Node, Node>;
   const NewMap = M as unknown as new () => YAMLMap;
   const NewSeq = Q as unknown as new () => YAMLSeq;
   return {
-    scalar: (value, range, source, type) => new NewScalar(value, range, source, type),
+    scalar: (value, start, end, after, source, type) => new NewScalar(value, start, end, after, source, type),
     pair: (key, value) => new NewPair(key, value),
     map: () => new NewMap(),
     seq: () => new NewSeq(),
@@ -254,7 +283,7 @@ class Scanner {
     const text = this.src.slice(at, end);
     // The library also rejects a colon more than 1024 characters after the key's start.
     if (colon - at > 1000 || text === "" || INDICATOR.test(text) || MAYBE_TYPED.test(text) || text.includes("\t")) throw UNSUPPORTED;
-    return this.make.scalar(text, [at, end, end], text, Scalar.PLAIN);
+    return this.make.scalar(text, at, end, end, text, Scalar.PLAIN);
   }
 
   /** The value after the colon of a key in a mapping at column `col`. */
@@ -272,7 +301,7 @@ class Scanner {
       }
       // Nothing nested: an empty (null) value, placed right after the colon.
       this.pos = this.lineEnd(after);
-      return this.make.scalar(null, [after, after, after], "", Scalar.PLAIN);
+      return this.make.scalar(null, after, after, after, "", Scalar.PLAIN);
     }
     let v = after;
     while (src.charCodeAt(v) === SPACE) v++;
@@ -286,7 +315,7 @@ class Scanner {
     const { src } = this;
     const c = src.charCodeAt(v);
     let valueEnd: number;
-    let create: (range: Range) => Node;
+    let create: (start: number, end: number, after: number) => Node;
     if (c === SQUOTE || c === DQUOTE) {
       valueEnd = this.quotedEnd(v);
       const raw = src.slice(v + 1, valueEnd - 1);
@@ -301,13 +330,13 @@ class Scanner {
           throw UNSUPPORTED;
         }
       }
-      create = (range) => this.make.scalar(value, range, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
+      create = (start, end, after) => this.make.scalar(value, start, end, after, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
     } else if ((c === LBRACE && src.charCodeAt(v + 1) === RBRACE) || (c === LBRACKET && src.charCodeAt(v + 1) === RBRACKET)) {
       valueEnd = v + 2;
-      create = (range) => {
+      create = (start, end, after) => {
         const flow = c === LBRACE ? this.make.map() : this.make.seq();
         flow.flow = true;
-        flow.range = range;
+        flow.range = [start, end, after];
         return flow;
       };
     } else {
@@ -325,7 +354,7 @@ class Scanner {
       const text = src.slice(v, end);
       if (text === "" || (INDICATOR.test(text) && !PLAIN_AFTER_INDICATOR.test(text))) throw UNSUPPORTED;
       valueEnd = end;
-      create = (range) => this.plain(text, range);
+      create = (start, end, after) => this.plain(text, start, end, after);
     }
     // Only spaces and a comment may follow on the line.
     const eol = this.lineEnd(valueEnd);
@@ -336,7 +365,7 @@ class Scanner {
       throw UNSUPPORTED;
     }
     this.pos = eol;
-    return create([v, valueEnd, eol]);
+    return create(v, valueEnd, eol);
   }
 
   /** Offset after the closing quote of the one-line quoted scalar at `at`. */
@@ -362,11 +391,11 @@ class Scanner {
   }
 
   /** A plain scalar, typed as the library's composer types it. */
-  private plain(text: string, range: Range): Scalar {
-    if (!MAYBE_TYPED.test(text)) return this.make.scalar(text, range, text, Scalar.PLAIN);
+  private plain(text: string, start: number, end: number, after: number): Scalar {
+    if (!MAYBE_TYPED.test(text)) return this.make.scalar(text, start, end, after, text, Scalar.PLAIN);
     // null, bool, int, float: the schema's own tests and resolvers, tried in the composer's order.
     const tag = this.ctx.typed.find((t) => t.test.test(text));
-    if (!tag) return this.make.scalar(text, range, text, Scalar.PLAIN);
+    if (!tag) return this.make.scalar(text, start, end, after, text, Scalar.PLAIN);
     const resolved = tag.resolve(
       text,
       () => {
@@ -375,7 +404,7 @@ class Scanner {
       this.ctx.options,
     );
     // Some resolvers return a Scalar (bool; float with its trailing zeros): the composer keeps that node.
-    const node = this.make.scalar(isScalar(resolved) ? resolved.value : resolved, range, text, Scalar.PLAIN);
+    const node = this.make.scalar(isScalar(resolved) ? resolved.value : resolved, start, end, after, text, Scalar.PLAIN);
     if (isScalar(resolved) && resolved.minFractionDigits !== undefined) node.minFractionDigits = resolved.minFractionDigits;
     if (tag.format) node.format = tag.format;
     return node;
@@ -585,5 +614,5 @@ function items(source: string, at: number, stop: number, ctx: Context): Pair<Nod
   }
   const last = (seq.items[seq.items.length - 1] as Node).range!;
   seq.range = [first + col, last[2], last[2]];
-  return make.pair(make.scalar("items", [at, colon, colon], "items", Scalar.PLAIN), seq);
+  return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }
