@@ -119,6 +119,8 @@ interface Context {
   readonly make: Factory;
   /** The schema's default tags with a test (null, bool, int, float), in the order the composer tries them. */
   readonly typed: readonly TypedTag[];
+  /** One string per distinct key: a list repeats a few dozen keys thousands of times. */
+  readonly keys: Map<string, string>;
 }
 
 /** Thrown inside an item to hand it to the library. */
@@ -280,9 +282,14 @@ class Scanner {
   private key(at: number, colon: number): Scalar {
     let end = colon;
     while (end > at && this.src.charCodeAt(end - 1) === SPACE) end--;
-    const text = this.src.slice(at, end);
-    // The library also rejects a colon more than 1024 characters after the key's start.
-    if (colon - at > 1000 || text === "" || INDICATOR.test(text) || MAYBE_TYPED.test(text) || text.includes("\t")) throw UNSUPPORTED;
+    const slice = this.src.slice(at, end);
+    let text = this.ctx.keys.get(slice);
+    if (text === undefined) {
+      // The library also rejects a colon more than 1024 characters after the key's start.
+      if (colon - at > 1000 || slice === "" || INDICATOR.test(slice) || MAYBE_TYPED.test(slice) || slice.includes("\t")) throw UNSUPPORTED;
+      text = slice;
+      this.ctx.keys.set(text, text);
+    }
     return this.make.scalar(text, at, end, end, text, Scalar.PLAIN);
   }
 
@@ -508,7 +515,7 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
   // Which plain scalars are strings is written for YAML 1.2's core schema.
   if (doc.schema.name !== "core") return undefined;
   const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema), typed };
+  const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
 
   // Top-level keys: lines that start in column 0 with a plain key.
   const keys: { at: number; name: string }[] = [];
