@@ -554,6 +554,15 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
     if (stop === undefined) return undefined;
     let pair: Pair<Node, Node> | undefined;
     if (name === "items") pair = items(source, at, stop, ctx);
+    else {
+      // Small keys (apiVersion, kind, functionConfig) by the scanner too: then a run never starts yaml's parser.
+      try {
+        const map = new Scanner(source, stop, ctx).map(at, 0);
+        if (map.items.length === 1) pair = map.items[0] as Pair<Node, Node>;
+      } catch (err) {
+        if (!(err instanceof Unsupported)) throw err;
+      }
+    }
     if (!pair) {
       const map = library(source, at, stop, options);
       if (!isMap(map) || map.items.length !== 1) return undefined;
