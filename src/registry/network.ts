@@ -3,6 +3,7 @@
 // concurrency limit, the retry policy and the run's deadline. The function
 // opens one client per pull-secret scope; sharing this keeps the deadline one
 // deadline and the per-registry limit one limit.
+import { setMaxListeners } from "node:events";
 import { Agent, ProxyAgent, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { RunDeadlineError } from "./errors.js";
@@ -73,6 +74,8 @@ export class Network {
     });
 
     const run = new AbortController();
+    // Every request in flight or queued for a slot listens for the deadline: hundreds, by design.
+    setMaxListeners(0, run.signal);
     this.runSignal = run.signal;
     const runMs = options.runTimeoutMs;
     this.timer = runMs === undefined ? undefined : setTimeout(() => run.abort(new RunDeadlineError(runMs)), runMs);

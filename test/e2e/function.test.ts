@@ -59,6 +59,21 @@ describe("the function against a real registry", () => {
     assert.match(summary(run.stderr), /40 of 40 image fields pinned, 2 unique references.*\(2 HEAD, 0 GET/);
   });
 
+  it("keeps stderr to its own lines with 40 lookups in flight at once (no Node warnings)", async () => {
+    const images = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        await pushImage(registry, { repository: "e2e/many", tag: `t${i}`, kind: "oci-manifest" });
+        return `${registry.host}/e2e/many:t${i}`;
+      }),
+    );
+    const run = await runFn(podList(images));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(summary(run.stderr), /40 of 40 image fields pinned, 40 unique references/);
+    // Each in-flight request listens on the run's deadline signal: Node warned past 10 listeners.
+    const foreign = run.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("krm-digester: "));
+    assert.deepEqual(foreign, []);
+  });
+
   it("reads JSON input and writes block YAML", async () => {
     const image = `${registry.host}/e2e/oci-index:v1`;
     const json = JSON.stringify(parse(podList([image])));
