@@ -154,6 +154,9 @@ async function ours(bench: Bench, bin: string, input: string, check?: (output: s
   const stdoutFile = join(bench.scratch, "stdout.yaml");
   const result = await run(bin, [], { stdinFile: input, stdoutFile, env: bench.env, timeFile: bench.timeFile });
   if (result.code !== 0) throw new Error(`${bin} < ${input} exited with ${result.code}:\n${result.stderr}`);
+  // Anything on stderr but our own lines (a Node warning, say) is a defect the timing would hide.
+  const foreign = result.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("krm-digester: "));
+  if (foreign.length > 0) throw new Error(`${bin} < ${input} wrote to stderr:\n${foreign.join("\n")}`);
   check?.(readFileSync(stdoutFile, "utf8"), result);
   return result;
 }
