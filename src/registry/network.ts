@@ -4,8 +4,8 @@
 // opens one client per pull-secret scope; sharing this keeps the deadline one
 // deadline and the per-registry limit one limit.
 import { setMaxListeners } from "node:events";
-import { Agent, ProxyAgent, buildConnector } from "undici";
-import type { Dispatcher } from "undici";
+import { Agent, ProxyAgent, buildConnector } from "./undici.js";
+import type * as Undici from "undici";
 import { RunDeadlineError } from "./errors.js";
 import { KeyedLimiter } from "./limit.js";
 import { proxySettings } from "./proxy.js";
@@ -47,12 +47,12 @@ export class Network {
   /** Mirrors that failed at the connection level this run, with why: every client skips them from then on. */
   readonly mirrorsDown = new Map<string, string>();
   private readonly timer: NodeJS.Timeout | undefined;
-  private readonly direct: Dispatcher;
-  private readonly viaProxy = new Map<string, Dispatcher>();
+  private readonly direct: Undici.Dispatcher;
+  private readonly viaProxy = new Map<string, Undici.Dispatcher>();
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly ca: string | readonly string[] | undefined;
   private trustStore: TrustStore | undefined;
-  private tlsConnector: buildConnector.connector | undefined;
+  private tlsConnector: Undici.buildConnector.connector | undefined;
 
   constructor(options: NetworkOptions) {
     this.env = options.env ?? process.env;
@@ -90,7 +90,7 @@ export class Network {
   }
 
   /** The pool for requests sent directly or through this proxy. */
-  dispatcher(proxy: Proxy | undefined): Dispatcher {
+  dispatcher(proxy: Proxy | undefined): Undici.Dispatcher {
     if (!proxy) return this.direct;
     let dispatcher = this.viaProxy.get(proxy.url.href);
     if (!dispatcher) {
@@ -112,7 +112,7 @@ export class Network {
     await Promise.all([this.direct.close(), ...[...this.viaProxy.values()].map((d) => d.close())]);
   }
 
-  private poolOptions(): Agent.Options {
+  private poolOptions(): Undici.Agent.Options {
     return {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
@@ -124,7 +124,7 @@ export class Network {
     };
   }
 
-  private tls(): buildConnector.BuildOptions {
+  private tls(): Undici.buildConnector.BuildOptions {
     const context = this.trust.secureContext;
     return { timeout: this.connectTimeoutMs, ...(context ? { secureContext: context } : {}) };
   }

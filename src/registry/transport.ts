@@ -3,7 +3,7 @@
 // (credentials never follow one to another origin, HTTPS never silently
 // becomes HTTP), and the scheme choice per registry. Pools, trust, proxies,
 // limits and the run's deadline come from the shared Network.
-import { request } from "undici";
+// Types only: the code is loaded through ./undici.js (see there).
 import type { Dispatcher } from "undici";
 import { apiHost, isLoopback } from "../name/reference.js";
 import { RegistryError, fromNetworkError } from "./errors.js";
@@ -249,7 +249,8 @@ export class Transport {
       const dispatcher = this.network.dispatcher(hop.proxy);
       // reset: false keeps the connection after a HEAD, which undici otherwise closes (against servers
       // that wrongly send a HEAD body): one TCP/TLS handshake per manifest HEAD was the cost.
-      const res = await request(url, { dispatcher, method, headers, body: body ?? null, signal, reset: false });
+      const path = url.pathname + url.search;
+      const res = await dispatcher.request({ origin: url.origin, path, method, headers, body: body ?? null, signal, reset: false });
       hop.phase = "body";
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && typeof location === "string") {
