@@ -45,6 +45,8 @@ export interface HttpRequest {
   readonly maxBodyBytes?: number;
   /** Names the peer in errors when it is not the registry, e.g. "token service auth.docker.io". */
   readonly subject?: string;
+  /** Ends the request early (the losing side of a probe race); never retried after. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -137,31 +139,39 @@ export class Transport {
     return probe;
   }
 
+  /**
+   * HTTPS, or where plain HTTP is allowed both side by side (as
+   * go-containerregistry does): a port speaks one of them, and asking in turn
+   * cost a round trip and a handshake before every run's first lookup.
+   * HTTPS is kept whenever it answers; plain HTTP wins only with an answer
+   * other than 400 (what a TLS port says to plain HTTP) or once HTTPS failed
+   * at the connection or TLS level. The loser is aborted.
+   */
   private async probe(host: string, context: ErrorContext): Promise<Endpoint> {
+    if (!this.allowsPlainHttp(context.registry)) return this.ping(`https://${host}`, context);
+    const loser = new AbortController();
+    const plain = settle(this.ping(`http://${host}`, context, loser.signal));
+    const secure = settle(this.ping(`https://${host}`, context, loser.signal));
+    const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 ? p : new Promise<never>(() => undefined)));
     try {
-      return await this.ping(`https://${host}`, context);
-    } catch (httpsError) {
-      // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP", and only
-      // where the user allows plain HTTP; a timeout is not retried (that would double the wait).
-      const fallback =
-        httpsError instanceof RegistryError &&
-        (httpsError.code === "TLS" || httpsError.code === "UNREACHABLE") &&
-        this.allowsPlainHttp(context.registry);
-      if (!fallback) throw httpsError;
-      let plain: Endpoint;
-      try {
-        plain = await this.ping(`http://${host}`, context);
-      } catch (httpError) {
-        throw httpsError.code === "TLS" ? httpsError : httpError;
-      }
+      const first = await Promise.race([secure, plainAnswered]);
+      if (first.ok) return first.value;
+      const httpsError = first.error;
+      // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP";
+      // a timeout is not (it would be waited for twice over).
+      if (!(httpsError instanceof RegistryError) || (httpsError.code !== "TLS" && httpsError.code !== "UNREACHABLE")) throw httpsError;
+      const http = await plain;
+      if (!http.ok) throw httpsError.code === "TLS" ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.
-      if (httpsError.code === "TLS" && plain.status === 400) throw httpsError;
-      return plain;
+      if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;
+      return http.value;
+    } finally {
+      loser.abort();
     }
   }
 
-  private async ping(origin: string, context: ErrorContext): Promise<Endpoint> {
-    const res = await this.request(new URL("/v2/", origin), { method: "GET", kind: "ping" }, context);
+  private async ping(origin: string, context: ErrorContext, signal?: AbortSignal): Promise<Endpoint> {
+    const res = await this.request(new URL("/v2/", origin), { method: "GET", kind: "ping", signal }, context);
     // One turn of the event loop lets undici mark the probe's connection idle; a lookup sent at
     // once would open a second connection (one more TCP and TLS handshake before the first HEAD).
     await new Promise((resolve) => setImmediate(resolve));
@@ -190,7 +200,7 @@ export class Transport {
         if (!res) throw new Error("unreachable: neither response nor failure");
         return { ...res, retries };
       };
-      if (failure ? !failure.transient : !retryableStatus(res?.status ?? 0)) return giveUp();
+      if (req.signal?.aborted || (failure ? !failure.transient : !retryableStatus(res?.status ?? 0))) return giveUp();
       // Retry-After, where given, is what the server asked for; otherwise back off with jitter.
       const asked = res ? parseRetryAfter(header(res.headers, "retry-after")) : undefined;
       const policy = this.network.retry;
@@ -214,7 +224,9 @@ export class Transport {
       // Queueing for a slot is not part of the attempt's timeout; the run deadline still ends it.
       release = await this.network.limiter.acquire(url.host, this.runSignal);
       this.stats[req.kind]++;
-      const signal = AbortSignal.any([AbortSignal.timeout(this.network.timeoutMs), this.runSignal]);
+      const signals = [AbortSignal.timeout(this.network.timeoutMs), this.runSignal];
+      if (req.signal) signals.push(req.signal);
+      const signal = AbortSignal.any(signals);
       // Racing the signal as well: undici does not abort a request still waiting for its connection.
       return await raceAbort(this.follow(req, signal, context, hop), signal);
     } catch (err) {
@@ -319,6 +331,16 @@ async function readBody(body: Dispatcher.ResponseData["body"], limit: number, tr
     }
   }
   return Buffer.concat(chunks);
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** A promise's outcome as a value, so several can be raced without unhandled rejections. */
+function settle<T>(work: Promise<T>): Promise<Settled<T>> {
+  return work.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

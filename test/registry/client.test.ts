@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import type { Server as HttpServer } from "node:http";
-import { createServer } from "node:net";
+import { createConnection, createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Credential, CredentialProvider } from "../../src/registry/credentials.js";
@@ -41,7 +41,7 @@ describe("anonymous HTTP registry on loopback", () => {
     });
   });
 
-  test("HTTPS is tried first, plain HTTP works after it, and the scheme is remembered", async () => {
+  test("HTTPS and plain HTTP are probed side by side, the one that answers is remembered", async () => {
     await withClient({}, async (client) => {
       await resolve(client, `${reg().host}/kinds/oci-index:v1`);
       assert.equal(client.stats.ping, 2, "one HTTPS probe that failed, one HTTP probe");
@@ -50,6 +50,42 @@ describe("anonymous HTTP registry on loopback", () => {
       assert.equal(client.stats.ping, 2, "no probe after the first");
       assert.equal(client.stats.head, 3);
     });
+  });
+
+  test("the two probes are in flight at once, not one after the other", async () => {
+    // A TCP relay that holds every connection HOLD_MS before passing it on: probes sent in turn
+    // arrive at least HOLD_MS apart (the second waits for the first's answer); side by side, at once.
+    const HOLD_MS = 400;
+    const accepted: number[] = [];
+    const sockets = new Set<Socket>();
+    const relay: Server = createServer((inbound) => {
+      accepted.push(performance.now());
+      sockets.add(inbound);
+      inbound.pause();
+      inbound.once("close", () => sockets.delete(inbound));
+      setTimeout(() => {
+        const upstream = createConnection(reg().port, "127.0.0.1", () => {
+          inbound.pipe(upstream).pipe(inbound);
+          inbound.resume();
+        });
+        upstream.on("error", () => inbound.destroy());
+        inbound.on("error", () => upstream.destroy());
+        inbound.once("close", () => upstream.destroy());
+      }, HOLD_MS);
+    });
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = relay.address() as AddressInfo;
+      await withClient({}, async (client) => {
+        assert.equal(await resolve(client, `127.0.0.1:${port}/kinds/oci-manifest:v1`), seeded.get("oci-manifest")?.digest);
+      });
+      assert.ok(accepted.length >= 2);
+      const gap = accepted[1]! - accepted[0]!;
+      assert.ok(gap < HOLD_MS, `the second probe's connection came ${Math.round(gap)} ms after the first`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => relay.close(r));
+    }
   });
 
   test("the same registry named 'localhost' works too", async () => {
@@ -165,10 +201,11 @@ describe("TLS registry on loopback", () => {
     seeded = await pushImage(reg(), { repository: "secure/app", tag: "v1", kind: "docker-manifest-list" });
   });
 
-  test("resolves over verified HTTPS with the CA trusted, one probe", async () => {
+  test("resolves over verified HTTPS with the CA trusted", async () => {
     await withClient({ ca: reg().caPem ?? "" }, async (client) => {
       assert.equal(await resolve(client, `${reg().host}/secure/app:v1`), seeded?.digest);
-      assert.deepEqual([client.stats.ping, client.stats.head], [1, 1]);
+      // Loopback: plain HTTP was asked too (and answered 400 by this TLS port); HTTPS is kept.
+      assert.deepEqual([client.stats.ping, client.stats.head], [2, 1]);
     });
   });
 

@@ -58,7 +58,8 @@ describe("a TLS registry with a private CA", () => {
   test("trusted through SSL_CERT_FILE", async () => {
     await withClient({ env: { SSL_CERT_FILE: caFile() } }, async (client) => {
       assert.equal(await resolve(client, image()), seeded?.digest);
-      assert.deepEqual([client.stats.ping, client.stats.head], [1, 1]);
+      // HTTPS and, this being loopback, plain HTTP side by side (the port answers it 400).
+      assert.deepEqual([client.stats.ping, client.stats.head], [2, 1]);
     });
   });
 
