@@ -1,6 +1,7 @@
 // Thin entry point: arguments, stdin, stdout, stderr and the exit code.
 // Everything a user can get wrong ends in a one-line message, never a stack.
 import { homedir } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { CredentialHelpers } from "./credentials/helper.js";
 import { hostSources } from "./credentials/host.js";
 import { CredentialedRegistry } from "./credentials/registry-source.js";
@@ -86,8 +87,13 @@ async function main(args: readonly string[]): Promise<number> {
     // The registry stack (undici above all) loads on the first lookup: setting it up was
     // 40 % of a run with nothing to resolve (docs/benchmarks.md).
     let stack: Promise<{ network: Network; Client: typeof RegistryClient }> | undefined;
-    const load = (): NonNullable<typeof stack> =>
-      (stack ??= Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
+    const load = (): NonNullable<typeof stack> => {
+      // undici parses HTTP with llhttp, a WebAssembly module. V8 compiles it with Liftoff and then
+      // again with TurboFan on a background thread, and the process cannot exit before that second
+      // compile ends: ~200 ms of CPU and of wall time on every run that looks anything up. A run
+      // parses a few hundred short responses, for which Liftoff's code is plenty (docs/benchmarks.md).
+      if (!stack) setFlagsFromString("--liftoff-only");
+      return (stack ??= Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
         network: new Network({
           timeoutMs: options.timeoutMs,
           connectTimeoutMs: options.connectTimeoutMs,
@@ -96,6 +102,7 @@ async function main(args: readonly string[]): Promise<number> {
         }),
         Client: RegistryClient,
       })));
+    };
     // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
     const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
     client = new CredentialedRegistry(credentials, {
