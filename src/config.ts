@@ -3,6 +3,7 @@
 // ignored, so a typo cannot silently turn a setting off.
 import { isMap } from "yaml";
 import type { Document, Node } from "yaml";
+import { DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS } from "./registry/defaults.js";
 import { parseMirrorConfig } from "./registry/mirrors.js";
 import { describe } from "./resourcelist/resource-list.js";
 
@@ -22,8 +23,10 @@ export interface DigesterOptions {
   connectTimeoutMs: number;
   /** Deadline of the whole run, in milliseconds: lookups still outstanding then fail with TIMEOUT. */
   runTimeoutMs: number;
-  /** Requests in flight to one registry host at a time, whatever `concurrency` allows. */
+  /** Requests in flight to one registry host at a time over HTTP/1.1 (one per connection), whatever `concurrency` allows. */
   registryConcurrency: number;
+  /** Requests in flight to one registry host at a time over HTTP/2 (all on one connection). */
+  registryStreams: number;
   /** Registry ("docker.io", "host:port") -> mirrors (host[:port][/path]) asked first, in order. */
   registryMirrors: Record<string, string[]>;
 }
@@ -37,7 +40,8 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   insecureRegistries: [],
   connectTimeoutMs: 10_000,
   runTimeoutMs: 300_000,
-  registryConcurrency: 16,
+  registryConcurrency: DEFAULT_REGISTRY_CONCURRENCY,
+  registryStreams: DEFAULT_REGISTRY_STREAMS,
   registryMirrors: {},
 });
 
@@ -59,6 +63,7 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   connectTimeoutMs: { key: "connectTimeout", parse: duration },
   runTimeoutMs: { key: "runTimeout", parse: duration },
   registryConcurrency: { key: "registryConcurrency", parse: integerIn(1, 256) },
+  registryStreams: { key: "registryStreams", parse: integerIn(1, 1000) },
   registryMirrors: { key: "registryMirrors", parse: parseMirrorConfig },
 };
 

@@ -32,7 +32,8 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   insecureRegistries  hosts reached over plain HTTP when HTTPS fails
   connectTimeout      per connection to a registry (default 10s)
   runTimeout          whole run; lookups still open then fail (default 5m)
-  registryConcurrency requests in flight per registry host (default 16)
+  registryConcurrency requests in flight per registry host, HTTP/1.1 (default 16)
+  registryStreams     the same over HTTP/2, on one connection (default 100)
   registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
 NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).
@@ -99,6 +100,7 @@ async function main(args: readonly string[]): Promise<number> {
           connectTimeoutMs: options.connectTimeoutMs,
           runTimeoutMs: options.runTimeoutMs,
           registryConcurrency: options.registryConcurrency,
+          registryStreams: options.registryStreams,
         }),
         Client: RegistryClient,
       })));

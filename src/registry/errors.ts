@@ -262,6 +262,8 @@ const DROPPED: Readonly<Record<string, string>> = {
   EPIPE: "connection closed while sending",
   UND_ERR_SOCKET: "connection closed by the other side",
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: "connection closed before the whole response arrived",
+  // undici's HTTP/2 client: a stream reset or ended early, a frame error (GOAWAY is UND_ERR_SOCKET).
+  UND_ERR_INFO: "HTTP/2 stream ended early",
 };
 
 const TRANSIENT = new Set([...Object.keys(DROPPED), "EAI_AGAIN"]);

@@ -10,9 +10,20 @@ interface Waiter {
 export class KeyedLimiter {
   private readonly active = new Map<string, number>();
   private readonly queues = new Map<string, Waiter[]>();
+  private readonly peaks = new Map<string, number>();
+  private readonly limitOf: (key: string) => number;
 
-  constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  /** `limit` may differ per key and change over time (a host found to speak HTTP/2 takes more at once). */
+  constructor(limit: number | ((key: string) => number)) {
+    if (typeof limit === "number") {
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+      this.limitOf = () => limit;
+    } else this.limitOf = limit;
+  }
+
+  /** The most requests that were in flight at once for this key. */
+  peak(key: string): number {
+    return this.peaks.get(key) ?? 0;
   }
 
   /** Waits for a slot; call the returned function exactly once to give it back. */
@@ -20,8 +31,8 @@ export class KeyedLimiter {
     if (signal.aborted) return Promise.reject(reason(signal));
     const release = this.releaser(key);
     const inUse = this.active.get(key) ?? 0;
-    if (inUse < this.limit) {
-      this.active.set(key, inUse + 1);
+    if (inUse < this.limitOf(key)) {
+      this.take(key, inUse + 1);
       return Promise.resolve(release);
     }
     return new Promise((resolve, reject) => {
@@ -43,20 +54,26 @@ export class KeyedLimiter {
     });
   }
 
+  private take(key: string, inUse: number): void {
+    this.active.set(key, inUse);
+    if (inUse > this.peak(key)) this.peaks.set(key, inUse);
+  }
+
   private releaser(key: string): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.queues.get(key)?.shift();
-      // The slot passes straight to the next waiter: the count stays as it is.
-      if (next) next.grant();
-      else {
-        const n = (this.active.get(key) ?? 1) - 1;
-        if (n > 0) this.active.set(key, n);
-        else this.active.delete(key);
-        this.queues.delete(key);
+      const queue = this.queues.get(key);
+      const n = (this.active.get(key) ?? 1) - 1;
+      if (n > 0) this.active.set(key, n);
+      else this.active.delete(key);
+      // Hand out every slot the limit now allows: after the limit grew, more than the one freed.
+      while (queue && queue.length > 0 && (this.active.get(key) ?? 0) < this.limitOf(key)) {
+        this.take(key, (this.active.get(key) ?? 0) + 1);
+        queue.shift()?.grant();
       }
+      if (queue?.length === 0) this.queues.delete(key);
     };
   }
 }

@@ -24,3 +24,13 @@ declare module "undici/lib/api/index.js" {
   const value: Record<string, unknown>;
   export default value;
 }
+declare module "undici/lib/dispatcher/pool.js" {
+  import type { Pool } from "undici";
+  const value: typeof Pool;
+  export default value;
+}
+declare module "undici/lib/dispatcher/client.js" {
+  import type { Client } from "undici";
+  const value: typeof Client;
+  export default value;
+}

@@ -3,17 +3,19 @@
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import type { Server as HttpServer } from "node:http";
-import { createConnection, createServer } from "node:net";
+import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Credential, CredentialProvider } from "../../src/registry/credentials.js";
-import { rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
+import { TIMEOUT_MS, rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
 import { forward, startFaultProxy } from "../support/fault-proxy.js";
 import type { FaultProxy } from "../support/fault-proxy.js";
+import { Network } from "../../src/registry/network.js";
 import { freePort, startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
 import { IMAGE_KINDS, pushImage, pushOciIndex, pushOciManifest } from "../support/seed.js";
 import type { PushedManifest, SeedTarget } from "../support/seed.js";
+import { startTcpRelay } from "../support/tcp-relay.js";
 import { startTokenServer } from "../support/token-server.js";
 import type { TokenServer } from "../support/token-server.js";
 
@@ -53,38 +55,19 @@ describe("anonymous HTTP registry on loopback", () => {
   });
 
   test("the two probes are in flight at once, not one after the other", async () => {
-    // A TCP relay that holds every connection HOLD_MS before passing it on: probes sent in turn
-    // arrive at least HOLD_MS apart (the second waits for the first's answer); side by side, at once.
+    // Every connection is held HOLD_MS before it is passed on: probes sent in turn would arrive
+    // at least HOLD_MS apart (the second waits for the first's answer); side by side, at once.
     const HOLD_MS = 400;
-    const accepted: number[] = [];
-    const sockets = new Set<Socket>();
-    const relay: Server = createServer((inbound) => {
-      accepted.push(performance.now());
-      sockets.add(inbound);
-      inbound.pause();
-      inbound.once("close", () => sockets.delete(inbound));
-      setTimeout(() => {
-        const upstream = createConnection(reg().port, "127.0.0.1", () => {
-          inbound.pipe(upstream).pipe(inbound);
-          inbound.resume();
-        });
-        upstream.on("error", () => inbound.destroy());
-        inbound.on("error", () => upstream.destroy());
-        inbound.once("close", () => upstream.destroy());
-      }, HOLD_MS);
-    });
-    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+    const relay = await startTcpRelay(reg().port, { holdMs: HOLD_MS });
     try {
-      const { port } = relay.address() as AddressInfo;
       await withClient({}, async (client) => {
-        assert.equal(await resolve(client, `127.0.0.1:${port}/kinds/oci-manifest:v1`), seeded.get("oci-manifest")?.digest);
+        assert.equal(await resolve(client, `127.0.0.1:${relay.port}/kinds/oci-manifest:v1`), seeded.get("oci-manifest")?.digest);
       });
-      assert.ok(accepted.length >= 2);
-      const gap = accepted[1]! - accepted[0]!;
-      assert.ok(gap < HOLD_MS, `the second probe's connection came ${Math.round(gap)} ms after the first`);
+      const [first, second] = relay.accepted;
+      assert.ok(first !== undefined && second !== undefined, "two connections");
+      assert.ok(second - first < HOLD_MS, `the second probe's connection came ${Math.round(second - first)} ms after the first`);
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => relay.close(r));
+      await relay.stop();
     }
   });
 
@@ -207,6 +190,28 @@ describe("TLS registry on loopback", () => {
       // Loopback: plain HTTP was asked too (and answered 400 by this TLS port); HTTPS is kept.
       assert.deepEqual([client.stats.ping, client.stats.head], [2, 1]);
     });
+  });
+
+  test("HTTP/2: one connection carries 40 lookups at once, past the HTTP/1.1 limit of 16", async () => {
+    const tags = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    for (const tag of tags) await pushImage(reg(), { repository: "secure/many", tag, kind: "oci-manifest" });
+    const relay = await startTcpRelay(reg().port);
+    const network = new Network({ timeoutMs: TIMEOUT_MS, ca: reg().caPem ?? "", env: {} });
+    try {
+      const host = `127.0.0.1:${relay.port}`;
+      await withClient({ network }, async (client) => {
+        const digests = await Promise.all(tags.map((t) => resolve(client, `${host}/secure/many:${t}`)));
+        assert.equal(new Set(digests).size, 40);
+        assert.equal(client.stats.head, 40);
+      });
+      assert.deepEqual([...network.http2Hosts], [host]);
+      assert.ok(network.limiter.peak(host) > 16, `at most ${network.limiter.peak(host)} in flight`);
+      // The TLS connection, and the plain-HTTP probe loopback also gets (answered 400 by this TLS port).
+      assert.equal(relay.accepted.length, 2);
+    } finally {
+      await network.close();
+      await relay.stop();
+    }
   });
 
   test("an untrusted certificate is TLS, not a confusing answer from a plain-HTTP retry", async () => {

@@ -7,7 +7,7 @@ import { createServer } from "node:net";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { before, beforeEach, describe, test } from "node:test";
 import { fromResponse } from "../../src/registry/errors.js";
-import { DEFAULT_REGISTRY_CONCURRENCY } from "../../src/registry/network.js";
+import { DEFAULT_REGISTRY_CONCURRENCY } from "../../src/registry/defaults.js";
 import { backoffMs, parseRetryAfter, retryableStatus } from "../../src/registry/retry.js";
 import { elapsed, rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
 import { startFaultProxy } from "../support/fault-proxy.js";

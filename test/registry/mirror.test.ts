@@ -181,14 +181,22 @@ describe("registryMirrors in the function config", () => {
 
   test("defaults of the other new keys, and their parsing", () => {
     assert.deepEqual(
-      (({ connectTimeoutMs, runTimeoutMs, registryConcurrency, registryMirrors }) => ({ connectTimeoutMs, runTimeoutMs, registryConcurrency, registryMirrors }))(
-        config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n").options,
-      ),
-      { connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 16, registryMirrors: {} },
+      (({ connectTimeoutMs, runTimeoutMs, registryConcurrency, registryStreams, registryMirrors }) => ({
+        connectTimeoutMs,
+        runTimeoutMs,
+        registryConcurrency,
+        registryStreams,
+        registryMirrors,
+      }))(config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n").options),
+      { connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 16, registryStreams: 100, registryMirrors: {} },
     );
-    const { options, problems } = config('apiVersion: v1\nkind: ConfigMap\ndata:\n  connectTimeout: 2s\n  runTimeout: 1m30s\n  registryConcurrency: "3"\n');
+    const { options, problems } = config(
+      'apiVersion: v1\nkind: ConfigMap\ndata:\n  connectTimeout: 2s\n  runTimeout: 1m30s\n  registryConcurrency: "3"\n  registryStreams: "20"\n',
+    );
     assert.deepEqual(problems, []);
-    assert.deepEqual([options.connectTimeoutMs, options.runTimeoutMs, options.registryConcurrency], [2000, 90_000, 3]);
+    assert.deepEqual([options.connectTimeoutMs, options.runTimeoutMs, options.registryConcurrency, options.registryStreams], [2000, 90_000, 3, 20]);
+    const bad = config('apiVersion: v1\nkind: ConfigMap\ndata:\n  registryStreams: "0"\n').problems;
+    assert.deepEqual(bad.map((p) => p.field), ["data.registryStreams"]);
   });
 });
 

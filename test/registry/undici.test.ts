@@ -7,12 +7,14 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as undici from "undici";
-import { Agent, ProxyAgent, buildConnector } from "../../src/registry/undici.js";
+import { Agent, Client, Pool, ProxyAgent, buildConnector } from "../../src/registry/undici.js";
 
 describe("undici loaded by module path", () => {
   test("the classes are undici's own", () => {
     assert.equal(Agent, undici.Agent);
     assert.equal(ProxyAgent, undici.ProxyAgent);
+    assert.equal(Pool, undici.Pool);
+    assert.equal(Client, undici.Client);
     assert.equal(buildConnector, undici.buildConnector);
   });
 

@@ -1,0 +1,42 @@
+// A TCP relay in front of a local server that sees only connections, not
+// protocols: when each was opened, how many there were, and (holdMs) a delay
+// before each is passed on, to tell requests sent side by side from requests
+// sent in turn.
+import { createConnection, createServer } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+
+export interface TcpRelay {
+  readonly port: number;
+  /** performance.now() of each accepted connection, in order. */
+  readonly accepted: readonly number[];
+  stop(): Promise<void>;
+}
+
+export async function startTcpRelay(targetPort: number, options: { readonly holdMs?: number } = {}): Promise<TcpRelay> {
+  const accepted: number[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    accepted.push(performance.now());
+    sockets.add(inbound);
+    inbound.pause();
+    inbound.once("close", () => sockets.delete(inbound));
+    setTimeout(() => {
+      const upstream = createConnection(targetPort, "127.0.0.1", () => {
+        inbound.pipe(upstream).pipe(inbound);
+        inbound.resume();
+      });
+      upstream.on("error", () => inbound.destroy());
+      inbound.on("error", () => upstream.destroy());
+      inbound.once("close", () => upstream.destroy());
+    }, options.holdMs ?? 0);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    accepted,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
