@@ -47,6 +47,8 @@ export interface HttpRequest {
   readonly subject?: string;
   /** Ends the request early (the losing side of a probe race); never retried after. */
   readonly signal?: AbortSignal | undefined;
+  /** false: one attempt only (a guess such as plain HTTP beside HTTPS is not worth retrying). */
+  readonly retry?: boolean;
 }
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -150,8 +152,9 @@ export class Transport {
   private async probe(host: string, context: ErrorContext): Promise<Endpoint> {
     if (!this.allowsPlainHttp(context.registry)) return this.ping(`https://${host}`, context);
     const loser = new AbortController();
-    const plain = settle(this.ping(`http://${host}`, context, loser.signal));
-    const secure = settle(this.ping(`https://${host}`, context, loser.signal));
+    // Plain HTTP is a guess while HTTPS is out: one attempt (a TLS port may just drop it).
+    const plain = settle(this.ping(`http://${host}`, context, { signal: loser.signal, retry: false }));
+    const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
     const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 ? p : new Promise<never>(() => undefined)));
     try {
       const first = await Promise.race([secure, plainAnswered]);
@@ -160,7 +163,9 @@ export class Transport {
       // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP";
       // a timeout is not (it would be waited for twice over).
       if (!(httpsError instanceof RegistryError) || (httpsError.code !== "TLS" && httpsError.code !== "UNREACHABLE")) throw httpsError;
-      const http = await plain;
+      let http = await plain;
+      // HTTPS failed: now plain HTTP is the answer, and a dropped connection deserves its retries.
+      if (!http.ok && http.error instanceof RegistryError && http.error.transient) http = await settle(this.ping(`http://${host}`, context));
       if (!http.ok) throw httpsError.code === "TLS" ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.
       if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;
@@ -170,8 +175,8 @@ export class Transport {
     }
   }
 
-  private async ping(origin: string, context: ErrorContext, signal?: AbortSignal): Promise<Endpoint> {
-    const res = await this.request(new URL("/v2/", origin), { method: "GET", kind: "ping", signal }, context);
+  private async ping(origin: string, context: ErrorContext, options: Pick<HttpRequest, "signal" | "retry"> = {}): Promise<Endpoint> {
+    const res = await this.request(new URL("/v2/", origin), { method: "GET", kind: "ping", ...options }, context);
     // One turn of the event loop lets undici mark the probe's connection idle; a lookup sent at
     // once would open a second connection (one more TCP and TLS handshake before the first HEAD).
     await new Promise((resolve) => setImmediate(resolve));
@@ -200,7 +205,7 @@ export class Transport {
         if (!res) throw new Error("unreachable: neither response nor failure");
         return { ...res, retries };
       };
-      if (req.signal?.aborted || (failure ? !failure.transient : !retryableStatus(res?.status ?? 0))) return giveUp();
+      if (req.retry === false || req.signal?.aborted || (failure ? !failure.transient : !retryableStatus(res?.status ?? 0))) return giveUp();
       // Retry-After, where given, is what the server asked for; otherwise back off with jitter.
       const asked = res ? parseRetryAfter(header(res.headers, "retry-after")) : undefined;
       const policy = this.network.retry;

@@ -139,6 +139,13 @@ describe("no silent downgrade to plain HTTP", () => {
     });
   });
 
+  test("a loopback HTTPS port that drops plain HTTP: HTTPS kept, the plain-HTTP guess not retried", async () => {
+    await withClient({ env: { SSL_CERT_FILE: ca().caFile } }, async (client) => {
+      assert.equal(await resolve(client, `127.0.0.1:${front().port}/app:v1`), seeded?.digest);
+      assert.deepEqual([client.stats.ping, client.stats.retries], [2, 0]);
+    });
+  });
+
   test("a certificate for another name is TLS saying so", async () => {
     await withClient({ env: env() }, async (client) => {
       const err = await rejectsWith(resolve(client, `elsewhere.test:${front().port}/app:v1`), "TLS");
