@@ -55,14 +55,37 @@ export function loadTrust(env: Env, extra: string | readonly string[] | undefine
     return { secureContext: undefined, description: described.join(" + ") };
   }
   const sources = extraSource ? [extraSource, ...added] : added;
-  const ca = unique([...rootCertificates.flatMap(pemBlocks), ...sources.flatMap((s) => s.certs)]);
-  return { secureContext: secureContext(ca), description: [base, ...sources.map(describe)].join(" + ") };
+  const extraCerts = unique(sources.flatMap((s) => s.certs));
+  return { secureContext: secureContext(extraCerts), description: [base, ...sources.map(describe)].join(" + ") };
 }
 
-/** One context for all connections; a block OpenSSL rejects is dropped rather than failing every TLS connection. */
-function secureContext(ca: readonly string[]): SecureContext {
+interface NativeContext {
+  addCACert?: (pem: string) => void;
+}
+
+/**
+ * One context for all connections: Node's default store plus `extra`. Certificates are added
+ * to a default context's native store, which copies Node's already parsed roots; passing roots
+ * and extras as `ca` parsed ~140 PEM certificates again (~85 ms of every run with a private CA).
+ * The documented way stays as the fallback. A block OpenSSL rejects is dropped rather than
+ * failing every TLS connection.
+ */
+function secureContext(extra: readonly string[]): SecureContext {
+  const context = createSecureContext();
+  const native = (context as { context?: NativeContext }).context;
+  if (typeof native?.addCACert === "function") {
+    for (const pem of extra) {
+      try {
+        native.addCACert(pem);
+      } catch {
+        // Dropped, as below.
+      }
+    }
+    return context;
+  }
+  const ca = unique([...rootCertificates.flatMap(pemBlocks), ...extra]);
   try {
-    return createSecureContext({ ca: [...ca] });
+    return createSecureContext({ ca });
   } catch {
     return createSecureContext({ ca: ca.filter(parses) });
   }
