@@ -6,9 +6,16 @@
 // `connectLatencyMs` more (the handshake), so connection churn costs what it
 // would on a real network. Loopback itself adds well under a millisecond.
 //
+// With `tls`, the proxy speaks HTTPS as public registries do, HTTP/2 offered
+// (ALPN) beside HTTP/1.1; a new connection then waits twice the connect
+// latency (TCP, then the TLS 1.3 handshake), and each HTTP/2 stream pays the
+// per-request latency on its own.
+//
 //   node build/bench/latency-proxy.js --upstream http://127.0.0.1:5000 [--latency 25] [--port 0]
 import { createServer as createHttpServer, request as httpRequest, Agent } from "node:http";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { createSecureServer } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
 
@@ -35,6 +42,8 @@ export interface LatencyProxyOptions {
   readonly connectLatencyMs?: number;
   /** Port to listen on; default a free one. */
   readonly port?: number;
+  /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this key and certificate (PEM). */
+  readonly tls?: { readonly key: string; readonly cert: string };
 }
 
 export interface LatencyProxy {
@@ -72,26 +81,29 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let counts: ProxyCounts = { requests: {}, connections: 0, nonHttp: 0 };
 
-  // Sockets that have paid their handshake: the first request on a new connection waits for it too.
-  const connected = new WeakSet<Socket>();
-  const handshake = (socket: Socket): number => {
-    if (connected.has(socket)) return 0;
-    connected.add(socket);
-    return connectLatencyMs;
+  // Connections that have paid their handshake: the first request on a new connection waits for it too.
+  const connected = new WeakSet<object>();
+  const handshakeMs = options.tls ? 2 * connectLatencyMs : connectLatencyMs;
+  const handshake = (connection: object): number => {
+    if (connected.has(connection)) return 0;
+    connected.add(connection);
+    return handshakeMs;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = req.url ?? "/";
-    const kind = classify(req.method ?? "GET", path);
-    const key = `${req.method ?? "GET"} ${kind}`;
+  const forward = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    const path = req.url || "/";
+    const kind = classify(req.method || "GET", path);
+    const key = `${req.method || "GET"} ${kind}`;
     counts.requests[key] = (counts.requests[key] ?? 0) + 1;
     const target = kind === "token" && tokenUpstream ? tokenUpstream : upstream;
-    void sleep(latencyMs + handshake(req.socket)).then(() => {
+    // An HTTP/2 stream's connection is its session; an HTTP/1.1 request's, its socket.
+    const connection = "stream" in req ? req.stream.session ?? req.socket : req.socket;
+    void sleep(latencyMs + handshake(connection)).then(() => {
       // Host stays as the client sent it, so the registry's absolute URLs point back at the proxy.
       const out = httpRequest(
-        { host: target.hostname, port: target.port, method: req.method, path, headers: req.headers, agent },
+        { host: target.hostname, port: target.port, method: req.method, path, headers: upstreamHeaders(req.headers), agent },
         (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
+          res.writeHead(up.statusCode ?? 502, downstreamHeaders(up.headers, "stream" in req));
           up.pipe(res);
         },
       );
@@ -103,7 +115,11 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     });
   };
 
-  const http = createHttpServer({ keepAliveTimeout: 30_000 }, forward);
+  const http = options.tls
+    ? createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 250 } }, forward)
+    : createHttpServer({ keepAliveTimeout: 30_000 }, forward);
+  // Plain HTTP sent to the HTTPS port (a probe of both schemes): counted, then closed as Node closes it.
+  http.on("tlsClientError", () => void counts.nonHttp++);
   http.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // A TLS ClientHello or other non-HTTP bytes: answer 400 and close, as Node would, after the handshake's latency.
     if (err.code === "ECONNRESET") return void socket.destroy();
@@ -126,7 +142,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const port = (http.address() as AddressInfo).port;
   return {
     host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     latencyMs,
     setUpstream: (url) => {
       upstream = new URL(url);
@@ -141,6 +157,24 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
       agent.destroy();
     },
   };
+}
+
+// HTTP/2 pseudo-headers (":path", …) and connection-specific headers do not cross to HTTP/1.1 and back.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings"]);
+
+function upstreamHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith(":") && !HOP_BY_HOP.has(name)) out[name] = value;
+  const authority = headers[":authority"];
+  if (typeof authority === "string" && out.host === undefined) out.host = authority;
+  return out;
+}
+
+function downstreamHeaders(headers: IncomingHttpHeaders, http2: boolean): OutgoingHttpHeaders {
+  if (!http2) return headers;
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+  return out;
 }
 
 function flag(args: readonly string[], name: string): string | undefined {
