@@ -119,7 +119,9 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     ? createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 250 } }, forward)
     : createHttpServer({ keepAliveTimeout: 30_000 }, forward);
   // Plain HTTP sent to the HTTPS port (a probe of both schemes): counted, then closed as Node closes it.
-  http.on("tlsClientError", () => void counts.nonHttp++);
+  // (Node reports one such connection more than once, so it is counted as a connection without a TLS session.)
+  let secured = 0;
+  http.on("secureConnection", () => void secured++);
   http.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // A TLS ClientHello or other non-HTTP bytes: answer 400 and close, as Node would, after the handshake's latency.
     if (err.code === "ECONNRESET") return void socket.destroy();
@@ -147,8 +149,13 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     setUpstream: (url) => {
       upstream = new URL(url);
     },
-    counts: () => ({ ...counts, requests: { ...counts.requests } }),
+    counts: () => ({
+      ...counts,
+      requests: { ...counts.requests },
+      ...(options.tls ? { nonHttp: counts.connections - secured } : {}),
+    }),
     reset: () => {
+      secured = 0;
       counts = { requests: {}, connections: 0, nonHttp: 0 };
     },
     close: async () => {

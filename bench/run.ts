@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createCa } from "../test/support/certs.js";
 import { startRegistry } from "../test/support/registry.js";
 import { IMAGE_KINDS, seedImages } from "../test/support/seed.js";
 import type { ImageKind, SeedTarget } from "../test/support/seed.js";
@@ -261,6 +262,7 @@ async function networkRow(
   uses: number,
   notes: string[],
   skopeoSample = seeded.length,
+  env: NodeJS.ProcessEnv = bench.env,
 ): Promise<Row> {
   const ref = (s: Seeded): string => `${proxy.host}/${s.spec.repository}:${s.spec.tag}`;
   const refs = repeated(seeded.map(ref), uses);
@@ -270,11 +272,12 @@ async function networkRow(
   log(`${id}: ${title}: ${refs.length} items, ${seeded.length} unique`);
 
   let requests: Record<string, number> | undefined;
+  const rowBench: Bench = { ...bench, env };
   const counted = (bin: string) => async (): Promise<RunResult> => {
     proxy.reset();
-    const r = await ours(bench, bin, input, expectImages(pins));
+    const r = await ours(rowBench, bin, input, expectImages(pins));
     const c = proxy.counts();
-    const now = { ...c.requests, connections: c.connections, "non-HTTP (TLS probe)": c.nonHttp };
+    const now = { ...c.requests, connections: c.connections, [proxy.url.startsWith("https:") ? "plain-HTTP attempt" : "non-HTTP (TLS probe)"]: c.nonHttp };
     if (requests && JSON.stringify(requests) !== JSON.stringify(now)) notes.push(`request counts varied between runs: ${JSON.stringify(requests)} vs ${JSON.stringify(now)}`);
     requests = now;
     return r;
@@ -282,8 +285,8 @@ async function networkRow(
   const stats = await series(bench, {
     bundle: counted(bench.bundle),
     standalone: counted(bench.standalone),
-    "pinned (bundle)": () => ours(bench, bench.bundle, pinned, expectImages(pins)),
-    "pinned (standalone)": () => ours(bench, bench.standalone, pinned, expectImages(pins)),
+    "pinned (bundle)": () => ours(rowBench, bench.bundle, pinned, expectImages(pins)),
+    "pinned (standalone)": () => ours(rowBench, bench.standalone, pinned, expectImages(pins)),
   });
   const latency = bench.options.latencyMs;
   for (const bin of ["bundle", "standalone"]) {
@@ -380,11 +383,12 @@ function requestsText(r: Record<string, number> | undefined): string {
   if (!r) return "none";
   const order = ["HEAD manifest", "GET manifest", "GET token", "GET probe", "GET tags"];
   const parts = Object.entries(r)
-    .filter(([k, v]) => v > 0 && k !== "connections" && k !== "non-HTTP (TLS probe)")
+    .filter(([k, v]) => v > 0 && k !== "connections" && k !== "non-HTTP (TLS probe)" && k !== "plain-HTTP attempt")
     .sort((a, b) => (order.indexOf(a[0]) + 99) % 99 - ((order.indexOf(b[0]) + 99) % 99))
     .map(([k, v]) => `${v} ${k.replace("GET probe", "GET /v2/")}`);
   const tls = r["non-HTTP (TLS probe)"] ?? 0;
-  return `${parts.join(", ")}${tls ? `, ${tls} HTTPS attempt` : ""}; ${r.connections ?? 0} conn.`;
+  const plain = r["plain-HTTP attempt"] ?? 0;
+  return `${parts.join(", ")}${tls ? `, ${tls} HTTPS attempt` : ""}${plain ? `, ${plain} plain-HTTP attempt` : ""}; ${r.connections ?? 0} conn.`;
 }
 
 interface Target {
@@ -422,6 +426,16 @@ function targets(rows: readonly Row[], latencyMs: number): Target[] {
       name: "(a) at least 40x faster than sequential skopeo",
       met: oursMs !== undefined && a.skopeo !== undefined && a.skopeo.totalMs >= 40 * oursMs,
       detail: `skopeo ${ms(a.skopeo?.totalMs)} / ours ${ms(oursMs)} = ${ratio(a.skopeo?.totalMs, oursMs)}`,
+    });
+  }
+  const aTls = row("a https");
+  if (aTls) {
+    const bound = aTls.series["lower bound (standalone)"]?.medianMs;
+    const oursMs = aTls.series.standalone?.medianMs;
+    out.push({
+      name: `(a) the same over HTTPS with HTTP/2, as public registries serve: within 1.5x of the lower bound`,
+      met: oursMs !== undefined && bound !== undefined && oursMs <= 1.5 * bound,
+      detail: `standalone ${ms(oursMs)} vs ${ms(bound)} = ${ratio(oursMs, bound)}; bundle ${ratio(aTls.series.bundle?.medianMs, aTls.series["lower bound (bundle)"]?.medianMs)}`,
     });
   }
   const c5 = row("c 5k");
@@ -562,6 +576,26 @@ async function main(): Promise<void> {
           );
         }
         if (sweepOver("a")) sweepRows.push(...(await sweep(bench, proxy, "a", a, 5)));
+        if (want("a")) {
+          // The same images over HTTPS, HTTP/2 offered, as every public registry serves them.
+          const ca = await createCa("krm-digester bench CA");
+          cleanup.push(() => Promise.resolve(ca.remove()));
+          const secure = await startLatencyProxy({ upstream: registry.url, latencyMs: options.latencyMs, tls: await ca.issue(["127.0.0.1"]) });
+          cleanup.push(() => secure.close());
+          rows.push(
+            await networkRow(
+              bench,
+              secure,
+              "a https",
+              "the images of (a) over HTTPS (HTTP/2 and HTTP/1.1 offered), the proxy's CA trusted through SSL_CERT_FILE",
+              a,
+              5,
+              ["a new connection pays two handshake latencies (TCP, TLS 1.3)"],
+              options.skopeoSample,
+              { ...bench.env, SSL_CERT_FILE: ca.caFile },
+            ),
+          );
+        }
       }
       if (want("b") || sweepOver("b")) {
         log("seeding 1,000 images for (b)");
