@@ -33,9 +33,10 @@ export interface DigesterOptions {
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   skipPrefixes: [],
-  // Measured (docs/benchmarks.md): one registry at 25 ms, 120 / 1,000 unique images took
-  // 1.49 / 5.4 s at 16 and 8, 1.21 / 3.6 s at 32 and 16; more per registry helped little on 2 cores.
-  concurrency: 32,
+  // Measured (docs/benchmarks.md): the per-registry limits decide (16 connections over HTTP/1.1,
+  // 100 streams over HTTP/2); 1,000 unique images over HTTP/2 at 25 ms took ~3.0 s with 32 at once
+  // and ~2.2 s with 100. Across registries this is the total in flight.
+  concurrency: 100,
   timeoutMs: 30_000,
   insecureRegistries: [],
   connectTimeoutMs: 10_000,

@@ -27,7 +27,7 @@ Usage:
 
 Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v1alpha1):
   skipPrefixes        images starting with one of these are left alone
-  concurrency         references resolved at once (default 32)
+  concurrency         references resolved at once (default 100)
   timeout             per registry request, e.g. 30s (default 30s)
   insecureRegistries  hosts reached over plain HTTP when HTTPS fails
   connectTimeout      per connection to a registry (default 10s)
