@@ -6,21 +6,19 @@
 // registry and the flag to add.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { listFiles } from "../support/corpus.js";
 import { IMAGE, containerEnv, ensureImage } from "../support/container.js";
 import { KPT, kpt, skipWithout } from "../support/kpt.js";
-import { startRegistry } from "../support/registry.js";
-import type { Registry } from "../support/registry.js";
 import { BUNDLE, ROOT, STANDALONE } from "../support/run-fn.js";
 import { seedImages } from "../support/seed.js";
 import type { ImageKind } from "../support/seed.js";
-import { pinnedSample, readSample, seedSample, unpinnedSample, writeSample } from "../support/sample-package.js";
-import type { SampleImages } from "../support/sample-package.js";
+import { pinnedSample, readSample, unpinnedSample } from "../support/sample-package.js";
+import { startSampleRegistry } from "../support/sample-registry.js";
+import type { SampleRegistry } from "../support/sample-registry.js";
 
 const KPTFILE = (step: string): string => `apiVersion: kpt.dev/v1
 kind: Kptfile
@@ -36,30 +34,21 @@ pipeline:
 `;
 
 describe("kpt: exec binaries and the container image against a real registry", { skip: skipWithout("kpt") }, () => {
-  let registry: Registry;
-  let images: SampleImages;
-  let work: string;
-  let count = 0;
-
+  let sample: SampleRegistry | undefined;
   before(async () => {
-    registry = await startRegistry();
-    work = await mkdtemp(join(tmpdir(), "krm-digester-kpt-"));
-    [images] = await Promise.all([seedSample(registry, registry.host), ensureImage()]);
+    [sample] = await Promise.all([startSampleRegistry("kpt"), ensureImage()]);
   });
-  after(async () => {
-    await registry?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  after(() => sample?.stop());
+  const the = (): SampleRegistry => sample ?? assert.fail("set-up failed");
 
   /** A fresh copy of the sample package, optionally with a Kptfile. */
   async function pkg(kptfile?: string): Promise<string> {
-    const dir = join(work, `pkg${++count}`);
-    await writeSample(dir, images);
+    const dir = await the().fresh("pkg");
     if (kptfile) await writeFile(join(dir, "Kptfile"), kptfile);
     return dir;
   }
 
-  const pinned = (): Record<string, string> => pinnedSample(images);
+  const pinned = (): Record<string, string> => pinnedSample(the().images);
 
   for (const [name, bin] of [
     ["the bundle", BUNDLE],
@@ -78,12 +67,12 @@ describe("kpt: exec binaries and the container image against a real registry", {
 
   it("the standalone executable needs no node on PATH (the bundle does)", async () => {
     // kpt needs git; nothing else is on this PATH.
-    const bin = join(work, "bin");
+    const bin = join(the().work, "bin");
     await mkdir(bin, { recursive: true });
     await symlink(KPT ?? "kpt", join(bin, "kpt"));
     const git = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim();
     await symlink(git, join(bin, "git"));
-    const env = { PATH: bin, HOME: work };
+    const env = { PATH: bin, HOME: the().work };
 
     const standalone = await pkg(KPTFILE(`exec: ${STANDALONE}`));
     const run = await kpt(["fn", "render", standalone, "--allow-exec"], { env });
@@ -94,7 +83,7 @@ describe("kpt: exec binaries and the container image against a real registry", {
     const failed = await kpt(["fn", "render", bundle, "--allow-exec"], { env });
     assert.notEqual(failed.code, 0);
     assert.match(failed.stderr, /env: .?node.?: No such file or directory/);
-    assert.deepEqual(await readSample(bundle), unpinnedSample(images));
+    assert.deepEqual(await readSample(bundle), unpinnedSample(the().images));
   });
 
   it("kpt fn eval --image --network pins the package like the exec binary does", async () => {
@@ -110,11 +99,11 @@ describe("kpt: exec binaries and the container image against a real registry", {
     const dir = await pkg();
     const run = await kpt(["fn", "eval", dir, "--image", IMAGE], { env: containerEnv() });
     assert.notEqual(run.code, 0);
-    assert.match(run.stderr, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable`));
+    assert.match(run.stderr, new RegExp(`registry ${the().registry.host.replaceAll(".", "\\.")} is unreachable`));
     assert.match(run.stderr, /container that has no network/);
     assert.match(run.stderr, /kpt fn eval --network/);
     assert.match(run.stderr, /kpt fn render --allow-network/);
-    assert.deepEqual(await readSample(dir), unpinnedSample(images), "a failed run leaves the package as it was");
+    assert.deepEqual(await readSample(dir), unpinnedSample(the().images), "a failed run leaves the package as it was");
   });
 
   it("a Kptfile image: step runs with kpt fn render --allow-network, twice to the same result", async () => {
@@ -133,24 +122,24 @@ describe("kpt: exec binaries and the container image against a real registry", {
     const run = await kpt(["fn", "render", dir], { env: containerEnv() });
     assert.notEqual(run.code, 0);
     const line = run.stderr.split("\n").find((l) => l.includes("[error]")) ?? "";
-    assert.match(line, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable: connection to \\S+ refused`));
+    assert.match(line, new RegExp(`registry ${the().registry.host.replaceAll(".", "\\.")} is unreachable: connection to \\S+ refused`));
     assert.match(line, /kpt fn render --allow-network/);
-    assert.deepEqual(await readSample(dir), unpinnedSample(images));
+    assert.deepEqual(await readSample(dir), unpinnedSample(the().images));
   });
 
   it("the top-level Kptfile's image: variant (its comment) renders example/ exactly as its exec: step does", async () => {
     // The example package as the golden test prepares it: its images on our registry.
     const golden = parse(await readFile(join(ROOT, "test", "golden", ".top-level-kptfile", "config.yaml"), "utf8")) as { images: { image: string; kind: ImageKind }[] };
     await seedImages(
-      registry,
+      the().registry,
       golden.images.map(({ image, kind }) => ({ repository: image.slice(0, image.lastIndexOf(":")), tag: image.slice(image.lastIndexOf(":") + 1), kind })),
     );
     const copy = async (name: string): Promise<string> => {
-      const dir = join(work, name);
+      const dir = join(the().work, name);
       for (const file of await listFiles(ROOT)) {
         if (file !== "Kptfile" && file !== ".krmignore" && !file.startsWith("example/") && !file.startsWith("fn-config/")) continue;
         await cp(join(ROOT, file), join(dir, file));
-        await writeFile(join(dir, file), (await readFile(join(ROOT, file), "utf8")).replaceAll("127.0.0.1:5151", registry.host));
+        await writeFile(join(dir, file), (await readFile(join(ROOT, file), "utf8")).replaceAll("127.0.0.1:5151", the().registry.host));
       }
       return dir;
     };
@@ -173,6 +162,6 @@ describe("kpt: exec binaries and the container image against a real registry", {
     assert.deepEqual((await listFiles(image)).filter((f) => f !== "Kptfile"), files);
     for (const file of files) assert.equal(await readFile(join(image, file), "utf8"), await readFile(join(exec, file), "utf8"), file);
     const frontend = await readFile(join(image, "example", "frontend.yaml"), "utf8");
-    assert.match(frontend, new RegExp(`${registry.host.replaceAll(".", "\\.")}/demo/frontend:v1@sha256:[0-9a-f]{64}`));
+    assert.match(frontend, new RegExp(`${the().registry.host.replaceAll(".", "\\.")}/demo/frontend:v1@sha256:[0-9a-f]{64}`));
   });
 });

@@ -5,19 +5,17 @@
 // project's machines (see the README); so the exec config is checked as the
 // functionConfig the function gets, and kubectl is shown to skip it silently.
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { IMAGE, containerEnv, dockerShim, ensureImage, pathWith, runCommand } from "../support/container.js";
 import type { DockerShim, RunResult } from "../support/container.js";
 import { KUBECTL, skipWithout } from "../support/kpt.js";
-import { startRegistry } from "../support/registry.js";
-import type { Registry } from "../support/registry.js";
 import { BUNDLE, ROOT, STANDALONE, runFn } from "../support/run-fn.js";
-import { seedSample, writeSample } from "../support/sample-package.js";
 import type { SampleImages } from "../support/sample-package.js";
+import { startSampleRegistry } from "../support/sample-registry.js";
+import type { SampleRegistry } from "../support/sample-registry.js";
 
 const EXEC_CONFIG = join(ROOT, "fn-config", "kustomize-exec.yaml");
 const CONTAINER_CONFIG = join(ROOT, "fn-config", "kustomize-container.yaml");
@@ -52,25 +50,16 @@ function expectedImages(images: SampleImages, pinned: boolean): string[] {
 }
 
 describe("kustomize transformer configs (fn-config/) against a real registry", () => {
-  let registry: Registry;
-  let images: SampleImages;
-  let work: string;
-  let count = 0;
-
+  let sample: SampleRegistry | undefined;
   before(async () => {
-    registry = await startRegistry();
-    work = await mkdtemp(join(tmpdir(), "krm-digester-kustomize-"));
-    images = await seedSample(registry, registry.host);
+    sample = await startSampleRegistry("kustomize");
   });
-  after(async () => {
-    await registry?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  after(() => sample?.stop());
+  const the = (): SampleRegistry => sample ?? assert.fail("set-up failed");
 
   /** A kustomization over the sample package with `config` (a file's text) as its one transformer. */
   async function kustomization(config: string): Promise<string> {
-    const dir = join(work, `k${++count}`);
-    await writeSample(dir, images);
+    const dir = await the().fresh("k");
     await writeFile(join(dir, "digester.yaml"), config);
     await writeFile(join(dir, "kustomization.yaml"), "resources:\n- deployment.yaml\n- cronjob.yaml\ntransformers:\n- digester.yaml\n");
     return dir;
@@ -90,7 +79,7 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
       assert.equal(run.code, 0, run.stderr);
       const out = parse(run.stdout) as { items: unknown[] };
       const text = out.items.map((i) => JSON.stringify(i)).join("\n---\n");
-      assert.deepEqual(imagesOf(text), expectedImages(images, true));
+      assert.deepEqual(imagesOf(text), expectedImages(the().images, true));
     });
   }
 
@@ -109,7 +98,7 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
       const before = (await shim.calls()).length;
       const run = await kubectl(["--enable-alpha-plugins", "--network", dir]);
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(imagesOf(run.stdout), expectedImages(images, true));
+      assert.deepEqual(imagesOf(run.stdout), expectedImages(the().images, true));
       const calls = (await shim.calls()).slice(before);
       assert.equal(calls.length, 1, calls.join("\n"));
       // The network: true config gets the host network, as nobody.
@@ -130,7 +119,7 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
       const dir = await kustomization(config);
       const run = await kubectl(["--enable-alpha-plugins", "--network", dir]);
       assert.notEqual(run.code, 0);
-      assert.match(run.stderr, new RegExp(`registry ${registry.host.replaceAll(".", "\\.")} is unreachable`));
+      assert.match(run.stderr, new RegExp(`registry ${the().registry.host.replaceAll(".", "\\.")} is unreachable`));
       assert.match(run.stderr, /container that has no network/);
       assert.match(run.stderr, /network: true in the kustomize function annotation/);
       assert.match((await shim.calls()).at(-1) ?? "", /--network none/);
@@ -144,7 +133,7 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
       await chmod(join(dir, "krm-digester"), 0o755);
       const run = await kubectl(["--enable-alpha-plugins", dir]);
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(imagesOf(run.stdout), expectedImages(images, false));
+      assert.deepEqual(imagesOf(run.stdout), expectedImages(the().images, false));
       await assert.rejects(stat(mark), { code: "ENOENT" });
       const flag = await kubectl(["--enable-alpha-plugins", "--enable-exec", dir]);
       assert.notEqual(flag.code, 0);
