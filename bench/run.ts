@@ -27,6 +27,7 @@ import type { ImageSpec } from "./workloads.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OUT = join(ROOT, "bench", "out");
+const BARE_CLIENT = fileURLToPath(new URL("./bare-client.js", import.meta.url));
 
 // ---------------------------------------------------------------- options
 
@@ -66,7 +67,7 @@ function parseOptions(args: readonly string[]): Options {
     only: only ? new Set(only.split(",").map((s) => s.trim())) : undefined,
     skopeoSample: Math.max(1, positive("--skopeo-sample", value("--skopeo-sample", "BENCH_SKOPEO_SAMPLE", "100"))),
     // "C" sets both limits to C; "C/R" sets concurrency C and registryConcurrency R.
-    concurrencies: value("--concurrency", "BENCH_CONCURRENCY", "8,16,32,64,16/8,32/16")
+    concurrencies: value("--concurrency", "BENCH_CONCURRENCY", "8,16,32,64,32/16,100/16")
       .split(",")
       .map((c) => {
         const [total, perRegistry] = c.split("/");
@@ -263,6 +264,8 @@ async function networkRow(
   notes: string[],
   skopeoSample = seeded.length,
   env: NodeJS.ProcessEnv = bench.env,
+  /** The proxy's CA, for the bare client over HTTPS. */
+  caFile?: string,
 ): Promise<Row> {
   const ref = (s: Seeded): string => `${proxy.host}/${s.spec.repository}:${s.spec.tag}`;
   const refs = repeated(seeded.map(ref), uses);
@@ -282,11 +285,19 @@ async function networkRow(
     requests = now;
     return r;
   };
+  const scheme = proxy.url.startsWith("https:") ? "https" : "http";
+  const bare = async (): Promise<RunResult> => {
+    const r = await run(process.execPath, [BARE_CLIENT, input, scheme, ...(caFile ? [caFile] : [])], { env: bench.env, timeFile: bench.timeFile });
+    if (r.code !== 0) throw new Error(`bare client on ${input} exited with ${r.code}: ${r.stderr}`);
+    return r;
+  };
   const stats = await series(bench, {
     bundle: counted(bench.bundle),
     standalone: counted(bench.standalone),
     "pinned (bundle)": () => ours(rowBench, bench.bundle, pinned, expectImages(pins)),
     "pinned (standalone)": () => ours(rowBench, bench.standalone, pinned, expectImages(pins)),
+    // Token auth (row e) is beyond the bare client.
+    ...(id === "e" ? {} : { "bare undici client": bare }),
   });
   const latency = bench.options.latencyMs;
   for (const bin of ["bundle", "standalone"]) {
@@ -301,6 +312,35 @@ async function networkRow(
   const row: Row = { id, title, items: refs.length, unique: seeded.length, series: stats, ...(requests ? { requests } : {}), ...(sk ? { skopeo: sk } : {}), notes };
   if (bench.options.profile) row.profile = trimmed(await profileRun(bench.bundle, input, bench.env));
   return row;
+}
+
+interface SecureProxy {
+  readonly proxy: LatencyProxy;
+  readonly caFile: string;
+}
+
+async function startSecureProxy(upstream: string, latencyMs: number, cleanup: (() => Promise<void>)[]): Promise<SecureProxy> {
+  const ca = await createCa("krm-digester bench CA");
+  cleanup.push(() => Promise.resolve(ca.remove()));
+  const proxy = await startLatencyProxy({ upstream, latencyMs, tls: await ca.issue(["127.0.0.1"]) });
+  cleanup.push(() => proxy.close());
+  return { proxy, caFile: ca.caFile };
+}
+
+/** Row `<of> https`: the images of row `of` through the HTTPS proxy, its CA trusted through SSL_CERT_FILE. */
+async function httpsRow(bench: Bench, secure: SecureProxy, of: string, seeded: readonly Seeded[], uses: number): Promise<Row> {
+  return networkRow(
+    bench,
+    secure.proxy,
+    `${of} https`,
+    `the images of (${of}) over HTTPS (HTTP/2 and HTTP/1.1 offered), the proxy's CA trusted through SSL_CERT_FILE`,
+    seeded,
+    uses,
+    ["a new connection pays two handshake latencies (TCP, TLS 1.3)"],
+    bench.options.skopeoSample,
+    { ...bench.env, SSL_CERT_FILE: secure.caFile },
+    secure.caFile,
+  );
 }
 
 async function pinnedRow(bench: Bench, items: number, runs: number): Promise<Row> {
@@ -505,6 +545,14 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
     });
     lines.push(`- Growth of (c), standalone: ${steps.join("; ")} (the rest is start-up).`);
   }
+  const bareRows = rows.filter((r) => r.series["bare undici client"]);
+  if (bareRows.length) {
+    lines.push(
+      `- The network part alone (bench/bare-client.ts: Node, undici, the probe and one HEAD per unique reference, nothing else), median: ${bareRows
+        .map((r) => `${r.id} ${ms(r.series["bare undici client"]?.medianMs)}`)
+        .join(", ")}.`,
+    );
+  }
   const skopeoRows = rows.filter((r) => r.skopeo);
   if (skopeoRows.length) {
     lines.push(
@@ -565,6 +613,9 @@ async function main(): Promise<void> {
       const proxy = await startLatencyProxy({ upstream: registry.url, latencyMs: options.latencyMs });
       cleanup.push(() => proxy.close());
       const sweepOver = (id: string): boolean => want("sweep") && options.sweepOver.includes(id);
+      // The same registry over HTTPS, HTTP/2 offered, as every public registry serves images.
+      let tlsProxy: Promise<SecureProxy> | undefined;
+      const secure = (): Promise<SecureProxy> => (tlsProxy ??= startSecureProxy(registry.url, options.latencyMs, cleanup));
       if (want("a") || sweepOver("a")) {
         log("seeding 120 images for (a)");
         const a = await seed(registry, imageSpecs("bench-a", 120, 60), IMAGE_KINDS);
@@ -576,26 +627,7 @@ async function main(): Promise<void> {
           );
         }
         if (sweepOver("a")) sweepRows.push(...(await sweep(bench, proxy, "a", a, 5)));
-        if (want("a")) {
-          // The same images over HTTPS, HTTP/2 offered, as every public registry serves them.
-          const ca = await createCa("krm-digester bench CA");
-          cleanup.push(() => Promise.resolve(ca.remove()));
-          const secure = await startLatencyProxy({ upstream: registry.url, latencyMs: options.latencyMs, tls: await ca.issue(["127.0.0.1"]) });
-          cleanup.push(() => secure.close());
-          rows.push(
-            await networkRow(
-              bench,
-              secure,
-              "a https",
-              "the images of (a) over HTTPS (HTTP/2 and HTTP/1.1 offered), the proxy's CA trusted through SSL_CERT_FILE",
-              a,
-              5,
-              ["a new connection pays two handshake latencies (TCP, TLS 1.3)"],
-              options.skopeoSample,
-              { ...bench.env, SSL_CERT_FILE: ca.caFile },
-            ),
-          );
-        }
+        if (want("a")) rows.push(await httpsRow(bench, await secure(), "a", a, 5));
       }
       if (want("b") || sweepOver("b")) {
         log("seeding 1,000 images for (b)");
@@ -614,6 +646,7 @@ async function main(): Promise<void> {
               options.skopeoSample,
             ),
           );
+          rows.push(await httpsRow(bench, await secure(), "b", b, 1));
         }
       }
       if (want("d")) {

@@ -1,0 +1,63 @@
+// A reference point for the benchmark: the network part of a run alone, as a
+// minimal script would do it with the same library and limits (undici, one
+// `/v2/` probe, then one HEAD per unique reference, 100 at once, 16
+// connections over HTTP/1.1 or one HTTP/2 connection). No YAML, no
+// credentials, no retries, no results: what is left of a run's time once
+// everything that is ours is taken away. It compiles llhttp with Liftoff
+// only, as krm-digester does (see docs/field-notes.md).
+//
+//   node build/bench/bare-client.js INPUT.yaml http|https [CA.pem]
+//
+// Prints the number of HEADs answered 200 with a digest; exits 1 otherwise.
+import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { Agent, request } from "undici";
+
+const ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+async function main(): Promise<number> {
+  setFlagsFromString("--liftoff-only");
+  const [input, scheme, caFile] = process.argv.slice(2);
+  if (!input || (scheme !== "http" && scheme !== "https")) throw new Error("usage: bare-client INPUT.yaml http|https [CA.pem]");
+  const refs = [...new Set([...readFileSync(input, "utf8").matchAll(/^\s+image: (\S+)/gm)].map((m) => m[1]!))];
+  const http2 = scheme === "https";
+  const agent = new Agent({
+    connections: http2 ? 1 : 16,
+    pipelining: http2 ? 100 : 1,
+    allowH2: http2,
+    ...(caFile ? { connect: { ca: readFileSync(caFile, "utf8") } } : {}),
+  });
+  const host = refs[0]?.split("/")[0] ?? "";
+  const probe = await request(`${scheme}://${host}/v2/`, { dispatcher: agent });
+  await probe.body.dump();
+  let next = 0;
+  let ok = 0;
+  const worker = async (): Promise<void> => {
+    while (next < refs.length) {
+      const ref = refs[next++]!;
+      const slash = ref.indexOf("/");
+      const colon = ref.lastIndexOf(":");
+      const url = `${scheme}://${host}/v2/${ref.slice(slash + 1, colon)}/manifests/${ref.slice(colon + 1)}`;
+      const res = await request(url, { dispatcher: agent, method: "HEAD", headers: { accept: ACCEPT }, reset: false });
+      await res.body.dump();
+      if (res.statusCode === 200 && typeof res.headers["docker-content-digest"] === "string") ok++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(100, refs.length) }, worker));
+  await agent.close();
+  process.stdout.write(`${ok}\n`);
+  return ok === refs.length ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bare-client: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);
