@@ -1,17 +1,18 @@
 // A reference point for the benchmark: the network part of a run alone, as a
-// minimal script would do it with the same library and limits (undici, one
-// `/v2/` probe, then one HEAD per unique reference, 100 at once, 16
-// connections over HTTP/1.1 or one HTTP/2 connection). No YAML, no
-// credentials, no retries, no results: what is left of a run's time once
-// everything that is ours is taken away. It compiles llhttp with Liftoff
-// only, as krm-digester does (see docs/field-notes.md).
+// minimal script would do it with the same library parts and limits (the
+// undici modules src/registry/undici.ts loads, one `/v2/` probe, then one
+// HEAD per unique reference, 100 at once, 16 connections over HTTP/1.1 or
+// one HTTP/2 connection). No YAML, no credentials, no retries, no results:
+// what is left of a run's time once everything that is ours is taken away.
+// It compiles llhttp with Liftoff only, as krm-digester does (see
+// docs/field-notes.md).
 //
 //   node build/bench/bare-client.js INPUT.yaml http|https [CA.pem]
 //
 // Prints the number of HEADs answered 200 with a digest; exits 1 otherwise.
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
-import { Agent, request } from "undici";
+import { Agent } from "../src/registry/undici.js";
 
 const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
@@ -33,7 +34,8 @@ async function main(): Promise<number> {
     ...(caFile ? { connect: { ca: readFileSync(caFile, "utf8") } } : {}),
   });
   const host = refs[0]?.split("/")[0] ?? "";
-  const probe = await request(`${scheme}://${host}/v2/`, { dispatcher: agent });
+  const origin = `${scheme}://${host}`;
+  const probe = await agent.request({ origin, path: "/v2/", method: "GET" });
   await probe.body.dump();
   let next = 0;
   let ok = 0;
@@ -42,8 +44,8 @@ async function main(): Promise<number> {
       const ref = refs[next++]!;
       const slash = ref.indexOf("/");
       const colon = ref.lastIndexOf(":");
-      const url = `${scheme}://${host}/v2/${ref.slice(slash + 1, colon)}/manifests/${ref.slice(colon + 1)}`;
-      const res = await request(url, { dispatcher: agent, method: "HEAD", headers: { accept: ACCEPT }, reset: false });
+      const path = `/v2/${ref.slice(slash + 1, colon)}/manifests/${ref.slice(colon + 1)}`;
+      const res = await agent.request({ origin, path, method: "HEAD", headers: { accept: ACCEPT }, reset: false });
       await res.body.dump();
       if (res.statusCode === 200 && typeof res.headers["docker-content-digest"] === "string") ok++;
     }
