@@ -18,6 +18,7 @@ import { createSecureServer } from "node:http2";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
+import { OpenSockets } from "../test/support/open-sockets.js";
 
 /** What a request was, for counting: the registry API call it makes. */
 export type RequestKind = "manifest" | "blob" | "token" | "probe" | "tags" | "other";
@@ -131,11 +132,10 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
       else socket.destroy();
     }, handshake(socket));
   });
-  const sockets = new Set<Socket>();
+  const sockets = new OpenSockets();
   http.on("connection", (socket: Socket) => {
     counts.connections++;
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -159,7 +159,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
       counts = { requests: {}, connections: 0, nonHttp: 0 };
     },
     close: async () => {
-      for (const s of sockets) s.destroy();
+      sockets.destroyAll();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       agent.destroy();
     },

@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { request } from "undici";
 import type { Dispatcher } from "undici";
+import { OpenSockets } from "./open-sockets.js";
 
 export type Fault =
   /** Answer with this status (and headers/body) instead of forwarding. */
@@ -88,7 +89,7 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
   let inFlight = 0;
   let maxInFlight = 0;
   const started = performance.now();
-  const sockets = new Set<Socket>();
+  const sockets = new OpenSockets();
 
   const take = (req: IncomingMessage): Fault | undefined => {
     const path = req.url ?? "/";
@@ -147,14 +148,8 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
   };
 
   const server: Server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handle) : createHttpServer(handle);
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
-  server.on("secureConnection", (s: Socket) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
+  server.on("connection", (s: Socket) => sockets.add(s));
+  server.on("secureConnection", (s: Socket) => sockets.add(s));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {
@@ -179,7 +174,7 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
     },
     stop: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        sockets.destroyAll();
         server.close(() => resolve());
       }),
   };

@@ -7,6 +7,7 @@ import { createServer, request as httpRequest } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
+import { OpenSockets } from "./open-sockets.js";
 
 export interface ForwardProxyOptions {
   /** Host name -> address the proxy connects to instead (names not listed are resolved by DNS). */
@@ -33,7 +34,7 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
   let connects: string[] = [];
   let requests: string[] = [];
   let rejected = 0;
-  const sockets = new Set<Socket>();
+  const sockets = new OpenSockets();
   const expected = options.auth ? `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString("base64")}` : undefined;
   const authorized = (req: IncomingMessage): boolean => {
     if (expected === undefined || req.headers["proxy-authorization"] === expected) return true;
@@ -77,7 +78,6 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     const target = req.url ?? "";
     connects.push(target);
     sockets.add(client);
-    client.once("close", () => sockets.delete(client));
     client.on("error", () => {});
     if (!authorized(req)) {
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test proxy"\r\nContent-Length: 0\r\n\r\n');
@@ -91,7 +91,6 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     const host = (m[1] ?? "").replace(/^\[|\]$/g, "");
     const upstream = connect(Number(m[2]), address(host));
     sockets.add(upstream);
-    upstream.once("close", () => sockets.delete(upstream));
     let established = false;
     upstream.once("connect", () => {
       established = true;
@@ -106,10 +105,7 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     });
     client.once("close", () => upstream.destroy());
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.once("close", () => sockets.delete(s));
-  });
+  server.on("connection", (s: Socket) => sockets.add(s));
 
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
@@ -132,7 +128,7 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     },
     stop: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        sockets.destroyAll();
         server.close(() => resolve());
       }),
   };

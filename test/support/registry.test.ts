@@ -2,7 +2,7 @@
 // pull-through proxy, against Debian's docker-registry (distribution 2.8.2).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { Agent, request } from "undici";
 import type { Dispatcher } from "undici";
 import { startRegistry } from "./registry.js";
@@ -20,6 +20,7 @@ import {
 } from "./seed.js";
 import type { SeedSpec } from "./seed.js";
 import { startTokenServer } from "./token-server.js";
+import { useServer } from "./client-helpers.js";
 
 interface Answer {
   status: number;
@@ -41,19 +42,7 @@ async function call(
 const manifestUrl = (r: Registry, repo: string, ref: string): string => `${r.url}/v2/${repo}/manifests/${ref}`;
 
 /** Starts a registry for the enclosing describe() and stops it after. */
-function useRegistry(start: () => Promise<Registry>): () => Registry {
-  let registry: Registry | undefined;
-  before(async () => {
-    registry = await start();
-  });
-  after(async () => {
-    await registry?.stop();
-  });
-  return () => {
-    assert.ok(registry, "registry not started");
-    return registry;
-  };
-}
+const useRegistry = (start: () => Promise<Registry>): (() => Registry) => useServer(start);
 
 describe("anonymous HTTP registry", () => {
   const reg = useRegistry(() => startRegistry());
@@ -179,7 +168,7 @@ describe("token auth registry", () => {
     const ts = tokens;
     // Seeding mints push tokens directly, so the server's counters only see the client below.
     const image = await pushImage(
-      { url: r.url, dispatcher: r.dispatcher, authorization: (repo) => `Bearer ${ts.issueToken([`repository:${repo}:pull,push`])}` },
+      { url: r.url, dispatcher: r.dispatcher, authorization: (repo: string) => ts.pushAuthorization(repo) },
       { repository: "team/app", tag: "v1", kind: "docker-manifest-list" },
     );
     const url = manifestUrl(r, "team/app", "v1");

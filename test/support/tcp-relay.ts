@@ -3,7 +3,8 @@
 // before each is passed on, to tell requests sent side by side from requests
 // sent in turn.
 import { createConnection, createServer } from "node:net";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { OpenSockets } from "./open-sockets.js";
 
 export interface TcpRelay {
   readonly port: number;
@@ -14,12 +15,11 @@ export interface TcpRelay {
 
 export async function startTcpRelay(targetPort: number, options: { readonly holdMs?: number } = {}): Promise<TcpRelay> {
   const accepted: number[] = [];
-  const sockets = new Set<Socket>();
+  const sockets = new OpenSockets();
   const server = createServer((inbound) => {
     accepted.push(performance.now());
     sockets.add(inbound);
     inbound.pause();
-    inbound.once("close", () => sockets.delete(inbound));
     setTimeout(() => {
       const upstream = createConnection(targetPort, "127.0.0.1", () => {
         inbound.pipe(upstream).pipe(inbound);
@@ -35,7 +35,7 @@ export async function startTcpRelay(targetPort: number, options: { readonly hold
     port: (server.address() as AddressInfo).port,
     accepted,
     stop: async () => {
-      for (const s of sockets) s.destroy();
+      sockets.destroyAll();
       await new Promise((r) => server.close(r));
     },
   };
