@@ -670,7 +670,7 @@ async function main(): Promise<void> {
       const specs = imageSpecs("bench-e", 24, 6);
       log("seeding 24 images in 6 repositories for (e)");
       const e = await seed(
-        { url: registry.url, authorization: (repo) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` },
+        { url: registry.url, authorization: (repo: string) => tokens.pushAuthorization(repo) },
         specs,
         IMAGE_KINDS,
       );

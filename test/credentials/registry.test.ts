@@ -157,7 +157,7 @@ describe("credentials against real registries", () => {
     tokens = await startTokenServer({ users: { [USER]: PASSWORD } });
     realm = await startRefreshRealm(tokens, { [REFRESH]: USER });
     token = await startRegistry({ token: { ...tokens.registryConfig, realm: realm.realm } });
-    const pushToken = { url: token.url, authorization: (repo: string) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` };
+    const pushToken = { url: token.url, authorization: (repo: string) => tokens.pushAuthorization(repo) };
     for (const repo of ["private/app", "private/other", "team/app"]) {
       digests.set(`${basic.host}/${repo}:v1`, (await pushOciManifest(basic, repo, "v1")).digest);
       digests.set(`${token.host}/${repo}:v1`, (await pushOciManifest(pushToken, repo, "v1")).digest);

@@ -234,7 +234,7 @@ describe("token-auth registry", () => {
   after(async () => tokens?.stop());
   const reg = useRegistry(() => startRegistry({ token: ts().registryConfig }));
   const pushAuth: Pick<SeedTarget, "authorization"> = {
-    authorization: (repo) => `Bearer ${ts().issueToken([`repository:${repo}:pull,push`])}`,
+    authorization: (repo: string) => ts().pushAuthorization(repo),
   };
   const seeded = new Map<string, PushedManifest>();
   before(async () => {
@@ -328,7 +328,7 @@ describe("token-auth registry whose token service answers access_token only, wit
     assert.ok(tokens);
     const ts = tokens;
     const pushed = await pushOciManifest(
-      { ...reg(), authorization: (repo) => `Bearer ${ts.issueToken([`repository:${repo}:pull,push`])}` },
+      { ...reg(), authorization: (repo: string) => ts.pushAuthorization(repo) },
       "app",
       "v1",
     );
@@ -369,7 +369,7 @@ describe("token-auth registry whose token service gives out a bad token first", 
     assert.ok(real);
     const tokens = real;
     const pushed = await pushOciManifest(
-      { ...reg(), authorization: (repo) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` },
+      { ...reg(), authorization: (repo: string) => tokens.pushAuthorization(repo) },
       "app",
       "v1",
     );

@@ -162,7 +162,7 @@ describe("faults in front of a real registry", () => {
     const front = await startFaultProxy({ url: tokens.url });
     const reg = await startRegistry({ token: { ...tokens.registryConfig, realm: `${front.url}/token` } });
     try {
-      const pushed = await pushOciManifest({ ...reg, authorization: (repo) => `Bearer ${tokens.issueToken([`repository:${repo}:pull,push`])}` }, "app", "v1");
+      const pushed = await pushOciManifest({ ...reg, authorization: (repo: string) => tokens.pushAuthorization(repo) }, "app", "v1");
       front.script({ path: /^\/token/, times: 2, fault: { kind: "status", status: 503 } });
       await withClient({}, async (client) => {
         assert.equal(await resolve(client, `${reg.host}/app:v1`), pushed.digest);

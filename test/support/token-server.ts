@@ -80,6 +80,8 @@ export interface TokenServer {
   resetCounters(): void;
   /** Mints a token directly, e.g. an expired one (`expiresIn` <= 0) or one for a scope nobody asked. */
   issueToken(scopes: readonly string[], options?: { user?: string; expiresIn?: number }): string;
+  /** The Authorization header for seeding one repository: a Bearer token with pull and push on it. */
+  pushAuthorization(repository: string): string;
   stop(): Promise<void>;
 }
 
@@ -227,6 +229,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       requests.length = 0;
     },
     issueToken,
+    pushAuthorization: (repository) => `Bearer ${issueToken([`repository:${repository}:pull,push`])}`,
     stop: () =>
       (stopped ??= new Promise<void>((resolve) => {
         server.closeAllConnections();
