@@ -93,8 +93,9 @@ async function main(args: readonly string[]): Promise<number> {
       // again with TurboFan on a background thread, and the process cannot exit before that second
       // compile ends: ~200 ms of CPU and of wall time on every run that looks anything up. A run
       // parses a few hundred short responses, for which Liftoff's code is plenty (docs/benchmarks.md).
-      if (!stack) setFlagsFromString("--liftoff-only");
-      return (stack ??= Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
+      if (stack) return stack;
+      setFlagsFromString("--liftoff-only");
+      stack = Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
         network: new Network({
           timeoutMs: options.timeoutMs,
           connectTimeoutMs: options.connectTimeoutMs,
@@ -103,7 +104,8 @@ async function main(args: readonly string[]): Promise<number> {
           registryStreams: options.registryStreams,
         }),
         Client: RegistryClient,
-      })));
+      }));
+      return stack;
     };
     // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
     const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));

@@ -34,7 +34,6 @@ export interface NetworkOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
-
 export class Network {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
