@@ -9,7 +9,7 @@ import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { IMAGE, containerEnv, dockerShim, ensureImage, pathWith, runCommand } from "../support/container.js";
+import { IMAGE, containerEnv, dockerShim, ensureImage, pathWith, runCommand, withTestImage } from "../support/container.js";
 import type { DockerShim, RunResult } from "../support/container.js";
 import { KUBECTL, skipWithout } from "../support/kpt.js";
 import { BUNDLE, ROOT, STANDALONE, runFn } from "../support/run-fn.js";
@@ -94,7 +94,7 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
       runCommand(KUBECTL ?? "kubectl", ["kustomize", ...args], { env: containerEnv({ PATH: pathWith(shim.dir) }) });
 
     it("runs fn-config/kustomize-container.yaml with --enable-alpha-plugins --network: every image pinned", async () => {
-      const dir = await kustomization(await readFile(CONTAINER_CONFIG, "utf8"));
+      const dir = await kustomization(withTestImage(await readFile(CONTAINER_CONFIG, "utf8")));
       const before = (await shim.calls()).length;
       const run = await kubectl(["--enable-alpha-plugins", "--network", dir]);
       assert.equal(run.code, 0, run.stderr);
@@ -106,14 +106,14 @@ describe("kustomize transformer configs (fn-config/) against a real registry", (
     });
 
     it("refuses the container config without --network (network: true must be allowed)", async () => {
-      const dir = await kustomization(await readFile(CONTAINER_CONFIG, "utf8"));
+      const dir = await kustomization(withTestImage(await readFile(CONTAINER_CONFIG, "utf8")));
       const run = await kubectl(["--enable-alpha-plugins", dir]);
       assert.notEqual(run.code, 0);
       assert.match(run.stderr, /network required but not enabled with --network/);
     });
 
     it("a container config without network: true fails naming the registry and network: true", async () => {
-      const config = (await readFile(CONTAINER_CONFIG, "utf8")).replace(/^ {8}network: true\n/m, "");
+      const config = withTestImage(await readFile(CONTAINER_CONFIG, "utf8")).replace(/^ {8}network: true\n/m, "");
       const annotation = (parse(config) as { metadata: { annotations: Record<string, string> } }).metadata.annotations["config.kubernetes.io/function"];
       assert.doesNotMatch(annotation ?? "", /network/);
       const dir = await kustomization(config);

@@ -12,7 +12,14 @@ import { ROOT } from "./run-fn.js";
 
 const run = promisify(execFile);
 
-export const IMAGE = "localhost/krm-digester:dev";
+// KRM_DIGESTER_TEST_IMAGE: another tag, so that checkouts testing side by side on one
+// machine do not rebuild one shared tag under each other's feet.
+export const IMAGE = process.env.KRM_DIGESTER_TEST_IMAGE ?? "localhost/krm-digester:dev";
+
+/** A shipped config or Kptfile that names the default tag, made to name IMAGE. */
+export function withTestImage(text: string): string {
+  return text.replaceAll("localhost/krm-digester:dev", IMAGE);
+}
 export const CONTAINERS_CONF = join(ROOT, "containers", "containers.conf");
 
 /** process.env plus what podman needs here, and kpt told to use podman. */
