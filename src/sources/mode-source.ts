@@ -1,0 +1,130 @@
+// Where digests come from in each mode, as a DigestSource in front of the
+// registry: build artifacts first (the image was just built: its digest is
+// known), then the DigestLock (frozen) or the persistent cache (pin, with
+// cacheTTL), and only then a registry. Check mode asks nothing at all: an
+// image without a digest is the error. The registry is opened only when a
+// lookup reaches it, so a run answered from these layers opens no connection.
+import { placeholderOf } from "../artifacts/build-artifacts.js";
+import type { Artifact, BuildArtifacts } from "../artifacts/build-artifacts.js";
+import type { DigestCache } from "../cache/digest-cache.js";
+import type { CredentialScope } from "../credentials/pull-secrets.js";
+import { LOCK_FILE, lockKey } from "../lock/digest-lock.js";
+import type { LockEntries } from "../lock/digest-lock.js";
+import { parseReference } from "../name/reference.js";
+import type { ImageReference } from "../name/reference.js";
+import { lookupKey } from "../resolve.js";
+import type { DigestSource, Resolved } from "../resolve.js";
+
+export type Mode = "pin" | "check" | "frozen";
+export const MODES: readonly Mode[] = ["pin", "check", "frozen"];
+
+/** A resolution that also rewrites the field: a build artifact's placeholder becomes the artifact's tag. */
+export interface Rewritten extends Resolved {
+  /** The field's new value, in place of `original@digest`. */
+  readonly value?: string | undefined;
+}
+
+/** mode: check: an image field without a digest. */
+export class NotPinnedError extends Error {
+  readonly code = "NOT_PINNED";
+  readonly hint = "Pin it with mode: pin (kpt fn render, or krm-digester pin PATH) and commit the result.";
+  constructor(readonly reference: string) {
+    super(`${reference} is not pinned to a digest (mode: check)`);
+    this.name = "NotPinnedError";
+  }
+}
+
+/** mode: frozen: a reference that neither the lock nor the build artifacts know. */
+export class NotLockedError extends Error {
+  readonly code = "NOT_LOCKED";
+  readonly hint = "Add it: run once with mode: pin and lock: true, review the DigestLock's diff and commit it.";
+  constructor(
+    readonly reference: string,
+    canonical: string,
+    lockFile: string | undefined,
+  ) {
+    const lock = lockFile === undefined ? `the package has no DigestLock (${LOCK_FILE})` : `it is not in the DigestLock (${lockFile})`;
+    super(`${reference} (${canonical}) has no locked digest: ${lock} and no build artifact has it (mode: frozen, no registry is asked)`);
+    this.name = "NotLockedError";
+  }
+}
+
+export interface ModeSourceOptions {
+  readonly mode: Mode;
+  readonly artifacts: BuildArtifacts;
+  /** mode: frozen: the package's DigestLock. */
+  readonly lock?: { readonly entries: LockEntries; readonly file: string | undefined } | undefined;
+  /** mode: pin with cacheTTL. */
+  readonly cache?: DigestCache | undefined;
+  /** The registry, opened on the first lookup that needs it. */
+  readonly registry: () => DigestSource;
+}
+
+/** How each lookup was answered, for the summary line and for tests. */
+export interface SourceCounts {
+  artifacts: number;
+  lock: number;
+  cache: number;
+  registry: number;
+}
+
+export class ModeSource implements DigestSource {
+  readonly counts: SourceCounts = { artifacts: 0, lock: 0, cache: 0, registry: 0 };
+  private registry: DigestSource | undefined;
+
+  constructor(private readonly options: ModeSourceOptions) {}
+
+  async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<Rewritten> {
+    if (this.options.mode === "check") throw new NotPinnedError(ref.original);
+    const artifact = placeholderOf(ref, this.options.artifacts);
+    if (artifact) return this.placeholder(artifact, scope);
+    return this.tagDigest(ref, scope);
+  }
+
+  private async placeholder(artifact: Artifact, scope: CredentialScope | undefined): Promise<Rewritten> {
+    const built = parseReference(artifact.tag);
+    const note = `build artifact ${artifact.imageName} from ${artifact.file}`;
+    if (built.digest !== undefined) {
+      this.counts.artifacts++;
+      return { digest: built.digest, value: artifact.tag, note };
+    }
+    // A build that was not pushed has a tag without digest: pin that tag like any other.
+    const found = await this.tagDigest(built, scope);
+    return { digest: found.digest, value: `${artifact.tag}@${found.digest}`, note: found.note ? `${note}; ${found.note}` : note };
+  }
+
+  private async tagDigest(ref: ImageReference, scope: CredentialScope | undefined): Promise<Resolved> {
+    const { artifacts, lock, cache, mode } = this.options;
+    const canonical = lockKey(ref);
+    const built = artifacts.digests.get(canonical);
+    if (built) {
+      this.counts.artifacts++;
+      return { digest: built.digest, note: `from build artifacts ${built.artifact.file}` };
+    }
+    if (mode === "frozen") {
+      const locked = lock?.entries.get(canonical);
+      if (locked === undefined) throw new NotLockedError(ref.original, canonical, lock?.file);
+      this.counts.lock++;
+      return { digest: locked, note: `from the DigestLock${lock?.file ? ` ${lock.file}` : ""}` };
+    }
+    const key = lookupKey(ref, scope);
+    const cached = await cache?.getTag(key);
+    if (cached) {
+      this.counts.cache++;
+      return { digest: cached.digest, note: `from the cache, looked up ${age(Date.now() - cached.at)} ago` };
+    }
+    this.registry ??= this.options.registry();
+    const found = await this.registry.resolveDigest(ref, scope);
+    this.counts.registry++;
+    const resolved = typeof found === "string" ? { digest: found } : found;
+    await cache?.putTag(key, resolved.digest);
+    return resolved;
+  }
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
