@@ -1,0 +1,158 @@
+// `krm-digester pin PATH...`: files mode for users without kpt. Arguments in,
+// files pinned in place (or checked, or a diff printed), an exit code out.
+import { readFile } from "node:fs/promises";
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
+import { parseDocument } from "yaml";
+import { parseConfig } from "../config.js";
+import type { DigesterOptions } from "../config.js";
+import type { ClosableSource } from "../function.js";
+import { NO_ARTIFACTS } from "../artifacts/build-artifacts.js";
+import { ModeSource } from "../sources/mode-source.js";
+import type { Mode } from "../sources/mode-source.js";
+import { formatResult } from "../results.js";
+import { pinFiles, readYamlFiles } from "./pin-files.js";
+import type { FileResult } from "./pin-files.js";
+import { PathError, yamlFiles } from "./walk.js";
+import { writeInPlace } from "./write.js";
+
+/** Request counts of the registry client, for the summary line. */
+export interface RequestStats {
+  readonly head: number;
+  readonly get: number;
+  readonly token: number;
+  readonly retries: number;
+  readonly mirrored: number;
+}
+
+export interface FilesDeps {
+  /** The registry, as the function opens it (credentials, network, mirrors). */
+  readonly openRegistry: (options: DigesterOptions) => ClosableSource & { readonly stats?: RequestStats };
+  readonly cwd: string;
+  readonly stdout: (text: string) => Promise<void>;
+  readonly stderr: (text: string) => void;
+}
+
+export const PIN_USAGE = `Usage: krm-digester pin [--check] [--diff] [--config FILE] PATH...
+  Pins the images in YAML files in place: files named, and *.yaml / *.yml files under
+  directories named (recursively; hidden directories and node_modules are skipped).
+  Multi-document files are fine; only image values change, every other byte stays.
+  --check        no network, change nothing: exit 1 listing every image not pinned (file:line)
+  --diff         print a unified diff of what would change instead of writing
+  --config FILE  a function config (ConfigMap or DigesterConfig), as for the function
+`;
+
+/** A bad command line: one line on stderr, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+interface PinArgs {
+  check: boolean;
+  diff: boolean;
+  config: string | undefined;
+  paths: string[];
+}
+
+export function parsePinArgs(args: readonly string[]): PinArgs {
+  const out: PinArgs = { check: false, diff: false, config: undefined, paths: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    if (arg === "--") {
+      out.paths.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg === "--check") out.check = true;
+    else if (arg === "--diff") out.diff = true;
+    else if (arg === "--config" || arg.startsWith("--config=")) {
+      const value = arg === "--config" ? args[++i] : arg.slice("--config=".length);
+      if (value === undefined || value === "") throw new UsageError("pin: --config needs a file (a ConfigMap or DigesterConfig)");
+      out.config = value;
+    } else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`pin: unknown option ${JSON.stringify(arg)} (see krm-digester pin --help)`);
+    else out.paths.push(arg);
+  }
+  if (out.paths.length === 0) throw new UsageError("pin: name at least one file or directory (see krm-digester pin --help)");
+  if (out.check && out.diff) throw new UsageError("pin: --check and --diff do not go together (--check changes nothing and shows no diff)");
+  return out;
+}
+
+/** Reads a function config file; its problems are a UsageError naming the file and the key. */
+export async function readConfigFile(file: string, cwd: string): Promise<DigesterOptions> {
+  let text: string;
+  try {
+    text = await readFile(new URL(file, `file://${cwd}/`), "utf8");
+  } catch (error) {
+    throw new UsageError(`--config ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  const document = parseDocument(text, { prettyErrors: true });
+  const error = document.errors[0];
+  if (error) throw new UsageError(`--config ${file}: not valid YAML: ${error.message.split("\n")[0] ?? error.code}`);
+  const parsed = parseConfig(document.contents ?? undefined, document);
+  const problem = parsed.problems[0];
+  if (problem) throw new UsageError(`--config ${file}: ${problem.field}: ${problem.message}`);
+  return parsed.options;
+}
+
+export async function pinCommand(args: readonly string[], deps: FilesDeps): Promise<number> {
+  const started = performance.now();
+  if (args.includes("--help") || args.includes("-h")) {
+    await deps.stdout(PIN_USAGE);
+    return 0;
+  }
+  const parsed = parsePinArgs(args);
+  const options = parsed.config === undefined ? (parseConfig(undefined, parseDocument("")).options) : await readConfigFile(parsed.config, deps.cwd);
+  const mode: Mode = parsed.check ? "check" : "pin";
+  let paths: string[];
+  try {
+    paths = await yamlFiles(parsed.paths, deps.cwd);
+  } catch (error) {
+    if (error instanceof PathError) throw new UsageError(`pin: ${error.message}`);
+    throw error;
+  }
+  const read = await readYamlFiles(paths, deps.cwd);
+  let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
+  const source = new ModeSource({ mode, artifacts: NO_ARTIFACTS, registry: () => (registry = deps.openRegistry(options)) });
+  // Progress for long runs, every two seconds on stderr.
+  let done = 0;
+  const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), 2000);
+  ticker.unref();
+  let report;
+  try {
+    report = await pinFiles(read.files, options, source, (n) => (done = n));
+  } finally {
+    clearInterval(ticker);
+    await registry?.close();
+  }
+  const results: FileResult[] = [...read.results, ...report.results];
+  if (parsed.diff) {
+    const patches = report.changes.map(({ file, after }) =>
+      createTwoFilesPatch(`a/${file.display}`, `b/${file.display}`, file.text, after, undefined, undefined, { headerOptions: FILE_HEADERS_ONLY }),
+    );
+    await deps.stdout(patches.join(""));
+  } else if (mode === "pin") {
+    for (const { file, after } of report.changes) await writeInPlace(file.path, after);
+  }
+  for (const r of results) if (r.severity !== "info") deps.stderr(`krm-digester: ${placed(r)}\n`);
+  const errors = results.filter((r) => r.severity === "error").length;
+  const { fields, pinned, unique } = report.stats;
+  const verb = parsed.diff ? "would change" : mode === "check" ? "checked" : "changed";
+  const changed = mode === "check" ? `${read.files.length + read.results.length} files checked` : `${report.changes.length} of ${paths.length} files ${verb}`;
+  deps.stderr(`krm-digester: ${changed}\n`);
+  const s = registry?.stats;
+  const extra = s ? [s.retries ? `${s.retries} retried` : "", s.mirrored ? `${s.mirrored} through mirrors` : ""].filter(Boolean) : [];
+  const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests${extra.map((e) => `, ${e}`).join("")})` : "";
+  deps.stderr(
+    `krm-digester: ${pinned} of ${fields} image fields pinned, ${unique} unique references resolved${requests}, ` +
+      `${errors} error${errors === 1 ? "" : "s"}, ${Math.round(performance.now() - started)} ms\n`,
+  );
+  return errors > 0 ? 1 : 0;
+}
+
+/** "path:line: error: Kind ns/name field: message", the form editors and pre-commit users read. */
+function placed(result: FileResult): string {
+  const { file, line, ...rest } = result;
+  const at = file ? `${file.path}${line !== undefined ? `:${line}` : ""}: ` : "";
+  return at + formatResult(rest);
+}
