@@ -1,6 +1,7 @@
 // `krm-digester pin PATH...`: files mode for users without kpt. Arguments in,
 // files pinned in place (or checked, or a diff printed), an exit code out.
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { parseDocument } from "yaml";
 import { parseConfig } from "../config.js";
@@ -10,6 +11,7 @@ import { NO_ARTIFACTS } from "../artifacts/build-artifacts.js";
 import { ModeSource } from "../sources/mode-source.js";
 import type { Mode } from "../sources/mode-source.js";
 import { formatResult } from "../results.js";
+import { imageDigests, KustomizationError, setImages } from "./kustomize-images.js";
 import { pinFiles, readYamlFiles } from "./pin-files.js";
 import type { FileResult } from "./pin-files.js";
 import { PathError, yamlFiles } from "./walk.js";
@@ -82,7 +84,7 @@ export function parsePinArgs(args: readonly string[]): PinArgs {
 export async function readConfigFile(file: string, cwd: string): Promise<DigesterOptions> {
   let text: string;
   try {
-    text = await readFile(new URL(file, `file://${cwd}/`), "utf8");
+    text = await readFile(resolve(cwd, file), "utf8");
   } catch (error) {
     throw new UsageError(`--config ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
@@ -155,4 +157,87 @@ function placed(result: FileResult): string {
   const { file, line, ...rest } = result;
   const at = file ? `${file.path}${line !== undefined ? `:${line}` : ""}: ` : "";
   return at + formatResult(rest);
+}
+
+export const IMAGES_USAGE = `Usage: krm-digester images --kustomization FILE [--config FILE] PATH...
+  Resolves every image used in the YAML files under PATH and writes them into the
+  kustomization FILE as images: entries (name and digest), as kustomize edit set image
+  does; the resources are not changed. kustomize build then applies the digests.
+  --kustomization FILE  the kustomization.yaml to write (it must exist)
+  --config FILE         a function config (ConfigMap or DigesterConfig), as for the function
+`;
+
+export async function imagesCommand(args: readonly string[], deps: FilesDeps): Promise<number> {
+  const started = performance.now();
+  if (args.includes("--help") || args.includes("-h")) {
+    await deps.stdout(IMAGES_USAGE);
+    return 0;
+  }
+  let kustomization: string | undefined;
+  let config: string | undefined;
+  const paths: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    const value = (flag: string): string => {
+      const v = arg === flag ? args[++i] : arg.slice(flag.length + 1);
+      if (v === undefined || v === "") throw new UsageError(`images: ${flag} needs a file`);
+      return v;
+    };
+    if (arg === "--kustomization" || arg.startsWith("--kustomization=")) kustomization = value("--kustomization");
+    else if (arg === "--config" || arg.startsWith("--config=")) config = value("--config");
+    else if (arg === "--") {
+      paths.push(...args.slice(i + 1));
+      break;
+    }
+    else if (arg.startsWith("-")) throw new UsageError(`images: unknown option ${JSON.stringify(arg)} (see krm-digester images --help)`);
+    else paths.push(arg);
+  }
+  if (kustomization === undefined) throw new UsageError("images: --kustomization FILE is required (the kustomization.yaml to write the images into)");
+  if (paths.length === 0) throw new UsageError("images: name at least one file or directory holding the resources (see krm-digester images --help)");
+  const options = config === undefined ? parseConfig(undefined, parseDocument("")).options : await readConfigFile(config, deps.cwd);
+  const kustomizationPath = resolve(deps.cwd, kustomization);
+  let text: string;
+  try {
+    text = await readFile(kustomizationPath, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`images: --kustomization ${kustomization} ${code === "ENOENT" ? "does not exist (create it first, e.g. kustomize create)" : `cannot be read (${code ?? String(error)})`}`);
+  }
+  let files: string[];
+  try {
+    files = (await yamlFiles(paths, deps.cwd)).filter((f) => f !== kustomizationPath);
+  } catch (error) {
+    if (error instanceof PathError) throw new UsageError(`images: ${error.message}`);
+    throw error;
+  }
+  const read = await readYamlFiles(files, deps.cwd);
+  let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
+  const source = new ModeSource({ mode: "pin", artifacts: NO_ARTIFACTS, registry: () => (registry = deps.openRegistry(options)) });
+  let found;
+  try {
+    found = await imageDigests(read.files, options, source);
+  } finally {
+    await registry?.close();
+  }
+  const results = [...read.results, ...found.results];
+  const errors = results.filter((r) => r.severity === "error").length;
+  for (const r of results) deps.stderr(`krm-digester: ${placed(r)}\n`);
+  if (errors === 0) {
+    let updated;
+    try {
+      updated = setImages(text, kustomization, found.digests);
+    } catch (error) {
+      if (error instanceof KustomizationError) throw new UsageError(`images: ${error.message}`);
+      throw error;
+    }
+    for (const w of updated.warnings) deps.stderr(`krm-digester: warning: ${w}\n`);
+    if (updated.text !== text) await writeInPlace(kustomizationPath, updated.text);
+  }
+  const s = registry?.stats;
+  const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests)` : "";
+  deps.stderr(
+    `krm-digester: ${errors === 0 ? found.digests.size : 0} images written to ${kustomization}, ${found.unique} unique references resolved${requests}, ` +
+      `${errors} error${errors === 1 ? "" : "s"}${errors > 0 ? ` (${kustomization} was not changed)` : ""}, ${Math.round(performance.now() - started)} ms\n`,
+  );
+  return errors > 0 ? 1 : 0;
 }

@@ -220,3 +220,57 @@ describe("krm-digester pin", () => {
     assert.ok(scopes.includes("registry.example.com/shop/web:v1 with secret"), scopes.join(", "));
   });
 });
+
+describe("krm-digester images --kustomization", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "krm-digester-images-"));
+    dirs.push(dir);
+    await mkdir(join(dir, "base"));
+    await writeFile(join(dir, "base", "deploy.yaml"), DEPLOY);
+    await writeFile(join(dir, "base", "pod.yaml"), POD);
+  });
+
+  async function images(args: string[], registry = new FakeSource()): Promise<{ code: number; stderr: string; registry: FakeSource }> {
+    let stderr = "";
+    const code = await (await import("../../src/files/cli.js")).imagesCommand(args, {
+      cwd: dir,
+      openRegistry: () => registry,
+      stdout: () => Promise.resolve(),
+      stderr: (t) => void (stderr += t),
+    });
+    return { code, stderr, registry };
+  }
+
+  it("writes name and digest entries, sorted, keeping the rest of the kustomization and the resources as they are", async () => {
+    const kustomization = "# the app\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- base/deploy.yaml\n- base/pod.yaml\nimages:\n- name: busybox\n  newTag: \"1.35\"\n- name: keep/me\n  newName: other/image\n# the end\n";
+    await writeFile(join(dir, "kustomization.yaml"), kustomization);
+    const run = await images(["--kustomization", "kustomization.yaml", "base"]);
+    assert.equal(run.code, 0, run.stderr);
+    const after = await readFile(join(dir, "kustomization.yaml"), "utf8");
+    const d = (image: string): string => fakeDigest(parseReference(image));
+    assert.equal(
+      after,
+      "# the app\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- base/deploy.yaml\n- base/pod.yaml\nimages:\n" +
+        `- name: busybox\n  digest: ${d("busybox:1.36")}\n- name: keep/me\n  newName: other/image\n` +
+        `- name: registry.example.com/shop/proxy\n  digest: ${d("registry.example.com/shop/proxy:v2")}\n` +
+        `- name: registry.example.com/shop/web\n  digest: ${d("registry.example.com/shop/web:v1")}\n# the end\n`,
+    );
+    assert.equal(await readFile(join(dir, "base", "deploy.yaml"), "utf8"), DEPLOY, "resources untouched");
+    assert.match(run.stderr, /3 images written to kustomization\.yaml, 3 unique references resolved, 0 errors/);
+  });
+
+  it("one name used with two tags that differ is an error naming both places, and nothing is written", async () => {
+    await writeFile(join(dir, "base", "other.yaml"), POD.replace("busybox:1.36", "busybox:1.37").replace("single", "other"));
+    await writeFile(join(dir, "kustomization.yaml"), "resources: []\n");
+    const run = await images(["--kustomization=kustomization.yaml", "base"]);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /busybox is used as busybox:1\.37 \(base\/other\.yaml:8, sha256:\w+\) and as busybox:1\.36 \(base\/pod\.yaml:8, sha256:\w+\)|busybox is used as busybox:1\.36 \(base\/pod\.yaml:8, sha256:\w+\) and as busybox:1\.37 \(base\/other\.yaml:8/);
+    assert.equal(await readFile(join(dir, "kustomization.yaml"), "utf8"), "resources: []\n");
+  });
+
+  it("a missing kustomization or flag is a usage error", async () => {
+    await assert.rejects(images(["--kustomization", "nope.yaml", "base"]), /--kustomization nope\.yaml does not exist/);
+    await assert.rejects(images(["base"]), /--kustomization FILE is required/);
+  });
+});
