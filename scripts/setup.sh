@@ -13,6 +13,8 @@ command -v buildah >/dev/null || need+=(buildah)
 command -v runc >/dev/null || need+=(runc)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
+# The pre-commit hook test (.pre-commit-hooks.yaml) runs Debian's pre-commit.
+command -v pre-commit >/dev/null || need+=(pre-commit)
 # The benchmark reads peak RSS from GNU time (a shell builtin `time` cannot).
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
