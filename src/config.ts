@@ -10,6 +10,10 @@ import { describe } from "./resourcelist/resource-list.js";
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
 
+/** Where digests come from: `pin` asks registries (the default), `check` only checks that every image has one, `frozen` takes them from the DigestLock and build artifacts. */
+export const MODES = ["pin", "check", "frozen"] as const;
+export type Mode = (typeof MODES)[number];
+
 export interface DigesterOptions {
   /** References that start with one of these are left alone. */
   skipPrefixes: string[];
@@ -29,6 +33,14 @@ export interface DigesterOptions {
   registryStreams: number;
   /** Registry ("docker.io", "host:port") -> mirrors (host[:port][/path]) asked first, in order. */
   registryMirrors: Record<string, string[]>;
+  /** pin (ask registries), check (no network: an image without digest is an error), frozen (no network: the DigestLock and build artifacts). */
+  mode: Mode;
+  /** Write the package's DigestLock (digests.lock.yaml) in pin mode. */
+  lock: boolean;
+  /** skaffold build --file-output files, relative to the working directory. */
+  buildArtifacts: string[];
+  /** Tag lookups remembered across runs for this long (ms) in the persistent cache; undefined: no cache. */
+  cacheTtlMs: number | undefined;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -44,6 +56,10 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   registryConcurrency: DEFAULT_REGISTRY_CONCURRENCY,
   registryStreams: DEFAULT_REGISTRY_STREAMS,
   registryMirrors: {},
+  mode: "pin",
+  lock: false,
+  buildArtifacts: [],
+  cacheTtlMs: undefined,
 });
 
 export interface ConfigProblem {
@@ -66,6 +82,10 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   registryConcurrency: { key: "registryConcurrency", parse: integerIn(1, 256) },
   registryStreams: { key: "registryStreams", parse: integerIn(1, 1000) },
   registryMirrors: { key: "registryMirrors", parse: parseMirrorConfig },
+  mode: { key: "mode", parse: oneOf(MODES) },
+  lock: { key: "lock", parse: boolean },
+  buildArtifacts: { key: "buildArtifacts", parse: stringList },
+  cacheTtlMs: { key: "cacheTTL", parse: duration },
 };
 
 export interface ParsedConfig {
@@ -75,7 +95,7 @@ export interface ParsedConfig {
 
 /** Reads the functionConfig node (absent = defaults). */
 export function parseConfig(node: Node | undefined, document: Document.Parsed): ParsedConfig {
-  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {} };
+  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {}, buildArtifacts: [] };
   const problems: ConfigProblem[] = [];
   if (node === undefined) return { options, problems };
   if (!isMap(node)) {
@@ -133,6 +153,20 @@ function stringList(value: unknown, source: Source): { value: string[] } | { pro
     return { value: value.map((v) => v.trim()) };
   }
   return { problem: "expected a list of non-empty strings" + (source === "configmap" ? " (comma-separated)" : "") };
+}
+
+function oneOf(values: readonly string[]): FieldParser {
+  return (value) =>
+    typeof value === "string" && values.includes(value.trim())
+      ? { value: value.trim() }
+      : { problem: `expected one of ${values.join(", ")}, got ${JSON.stringify(value)}` };
+}
+
+/** true or false; in a ConfigMap the strings "true" and "false". */
+function boolean(value: unknown, source: Source): { value: boolean } | { problem: string } {
+  if (typeof value === "boolean") return { value };
+  if (typeof value === "string" && ["true", "false"].includes(value.trim())) return { value: value.trim() === "true" };
+  return { problem: `expected true or false${source === "configmap" ? ' (the string "true" or "false")' : ""}, got ${JSON.stringify(value)}` };
 }
 
 function integerIn(min: number, max: number): FieldParser {

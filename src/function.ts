@@ -8,6 +8,7 @@ import { applyEdits } from "./resourcelist/edits.js";
 import { parseResourceList, resultsEdit } from "./resourcelist/resource-list.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
+import { openPackageRun } from "./sources/package-run.js";
 import type { Result } from "./results.js";
 
 export interface ClosableSource extends DigestSource {
@@ -35,12 +36,18 @@ export async function runFunction(input: string, openSource: (options: DigesterO
     }));
     report = { edits: [], results, stats: { fields: 0, pinned: 0, unique: 0 } };
   } else {
-    const source = openSource(config.options);
+    // mode, lock, buildArtifacts, cacheTTL: the digest source and the DigestLock (src/sources/package-run.ts).
+    const items = list.items?.items ?? [];
+    const run = await openPackageRun({ source: list.source, document: list.document, itemsNode: list.items, items }, config.options, () => openSource(config.options));
+    let after: Awaited<ReturnType<typeof run.finish>> | undefined;
     try {
-      report = await pinImages(list, config.options, source);
+      report = run.fatal ? { edits: [], results: [], stats: { fields: 0, pinned: 0, unique: 0 } } : await pinImages(list, config.options, run.source);
     } finally {
-      await source.close();
+      after = await run.finish();
     }
+    report.results.unshift(...run.problems);
+    report.results.push(...after.results);
+    if (after.edit) report.edits.push(after.edit);
   }
   const edits = [...report.edits];
   const results = resultsEdit(list, report.results);

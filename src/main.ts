@@ -7,6 +7,7 @@ import { hostSources } from "./credentials/host.js";
 import { CredentialedRegistry } from "./credentials/registry-source.js";
 import { runFunction } from "./function.js";
 import type { ScopedClient } from "./credentials/registry-source.js";
+import type { DigesterOptions } from "./config.js";
 import type { RegistryClient } from "./registry/client.js";
 import type { Network } from "./registry/network.js";
 import { InputError } from "./resourcelist/errors.js";
@@ -24,6 +25,8 @@ Usage:
   kpt fn render DIR --allow-exec          (Kptfile pipeline step)
   kustomize build --enable-alpha-plugins --enable-exec DIR
   krm-digester < resource-list.yaml > out.yaml
+  krm-digester pin [--check] [--diff] [--config FILE] PATH...   (files mode, no kpt needed)
+  krm-digester images --kustomization FILE [--config FILE] PATH...
 
 Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v1alpha1):
   skipPrefixes        images starting with one of these are left alone
@@ -35,6 +38,15 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   registryConcurrency requests in flight per registry host, HTTP/1.1 (default 16)
   registryStreams     the same over HTTP/2, on one connection (default 100)
   registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
+  mode                pin (default: ask registries), check (no network: an image
+                      without digest is an error), frozen (no network: digests from
+                      the DigestLock and buildArtifacts only)
+  lock                true: write the DigestLock (digests.lock.yaml) in pin mode
+  buildArtifacts      skaffold build --file-output files (relative to the working
+                      directory), e.g. artifacts.json
+  cacheTTL            remember tag lookups across runs this long, e.g. 1h; cache in
+                      $KRM_DIGESTER_CACHE_DIR, $XDG_CACHE_HOME/krm-digester or
+                      ~/.cache/krm-digester (default: no cache)
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
 NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).
 
@@ -64,7 +76,76 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
+/** The registry as every front end uses it: host credentials, one shared network, loaded on the first lookup. */
+function openRegistry(options: DigesterOptions): CredentialedRegistry<Stats> {
+  // The registry stack (undici above all) loads on the first lookup: setting it up was
+  // 40 % of a run with nothing to resolve (docs/benchmarks.md).
+  let stack: Promise<{ network: Network; Client: typeof RegistryClient }> | undefined;
+  const load = (): NonNullable<typeof stack> => {
+    // undici parses HTTP with llhttp, a WebAssembly module. V8 compiles it with Liftoff and then
+    // again with TurboFan on a background thread, and the process cannot exit before that second
+    // compile ends: ~200 ms of CPU and of wall time on every run that looks anything up. A run
+    // parses a few hundred short responses, for which Liftoff's code is plenty (docs/benchmarks.md).
+    if (stack) return stack;
+    setFlagsFromString("--liftoff-only");
+    stack = Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
+      network: new Network({
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        runTimeoutMs: options.runTimeoutMs,
+        registryConcurrency: options.registryConcurrency,
+        registryStreams: options.registryStreams,
+      }),
+      Client: RegistryClient,
+    }));
+    return stack;
+  };
+  // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
+  const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
+  return new CredentialedRegistry(credentials, {
+    open: (provider): ScopedClient<Stats> => {
+      let opened: Promise<RegistryClient> | undefined;
+      let real: RegistryClient | undefined;
+      const open = (): Promise<RegistryClient> =>
+        (opened ??= load().then(({ network, Client }) => {
+          real = new Client({
+            network,
+            insecureRegistries: options.insecureRegistries,
+            mirrors: options.registryMirrors,
+            userAgent: `krm-digester/${VERSION}`,
+            credentials: provider,
+          });
+          return real;
+        }));
+      return {
+        resolve: async (ref) => (await open()).resolve(ref),
+        get stats() {
+          return real?.stats ?? NO_REQUESTS;
+        },
+        close: async () => {
+          await real?.close();
+        },
+      };
+    },
+    close: async () => {
+      if (stack) await (await stack).network.close();
+    },
+  });
+}
+
 async function main(args: readonly string[]): Promise<number> {
+  if (args[0] === "pin" || args[0] === "images") {
+    // Files mode, for users without kpt (loaded only for it).
+    const { filesMain } = await import("./files/cli.js");
+    return filesMain(args[0], args.slice(1), {
+      openRegistry,
+      cwd: process.cwd(),
+      env: process.env,
+      home: homedir(),
+      stdout: (text) => write(process.stdout, text),
+      stderr: (text) => void process.stderr.write(text),
+    });
+  }
   if (args.includes("--help") || args.includes("-h")) {
     await write(process.stdout, HELP);
     return 0;
@@ -84,62 +165,7 @@ async function main(args: readonly string[]): Promise<number> {
   const started = performance.now();
   const input = await readStdin();
   let client: CredentialedRegistry<Stats> | undefined;
-  const result = await runFunction(input, (options) => {
-    // The registry stack (undici above all) loads on the first lookup: setting it up was
-    // 40 % of a run with nothing to resolve (docs/benchmarks.md).
-    let stack: Promise<{ network: Network; Client: typeof RegistryClient }> | undefined;
-    const load = (): NonNullable<typeof stack> => {
-      // undici parses HTTP with llhttp, a WebAssembly module. V8 compiles it with Liftoff and then
-      // again with TurboFan on a background thread, and the process cannot exit before that second
-      // compile ends: ~200 ms of CPU and of wall time on every run that looks anything up. A run
-      // parses a few hundred short responses, for which Liftoff's code is plenty (docs/benchmarks.md).
-      if (stack) return stack;
-      setFlagsFromString("--liftoff-only");
-      stack = Promise.all([import("./registry/network.js"), import("./registry/client.js")]).then(([{ Network }, { RegistryClient }]) => ({
-        network: new Network({
-          timeoutMs: options.timeoutMs,
-          connectTimeoutMs: options.connectTimeoutMs,
-          runTimeoutMs: options.runTimeoutMs,
-          registryConcurrency: options.registryConcurrency,
-          registryStreams: options.registryStreams,
-        }),
-        Client: RegistryClient,
-      }));
-      return stack;
-    };
-    // One client per pull-secret scope on one shared network, all with the user's docker config and auth.json (docs/credentials.md).
-    const credentials = hostSources(process.env, homedir(), new CredentialHelpers({ timeoutMs: options.timeoutMs }));
-    client = new CredentialedRegistry(credentials, {
-      open: (provider): ScopedClient<Stats> => {
-        let opened: Promise<RegistryClient> | undefined;
-        let real: RegistryClient | undefined;
-        const open = (): Promise<RegistryClient> =>
-          (opened ??= load().then(({ network, Client }) => {
-            real = new Client({
-              network,
-              insecureRegistries: options.insecureRegistries,
-              mirrors: options.registryMirrors,
-              userAgent: `krm-digester/${VERSION}`,
-              credentials: provider,
-            });
-            return real;
-          }));
-        return {
-          resolve: async (ref) => (await open()).resolve(ref),
-          get stats() {
-            return real?.stats ?? NO_REQUESTS;
-          },
-          close: async () => {
-            await real?.close();
-          },
-        };
-      },
-      close: async () => {
-        if (stack) await (await stack).network.close();
-      },
-    });
-    return client;
-  });
+  const result = await runFunction(input, (options) => (client = openRegistry(options)));
   // The whole list reaches stdout before anything else happens: kpt writes
   // whatever it receives, so a cut-off output would delete manifests.
   await write(process.stdout, result.output);

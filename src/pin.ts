@@ -103,7 +103,7 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
       report(located(where, { severity: "error", message: failureMessage(ref, outcome.error) }, ref.original), slot);
       continue;
     }
-    const value = `${ref.original}@${outcome.digest}`;
+    const value = outcome.value ?? `${ref.original}@${outcome.digest}`;
     const range = node.range;
     if (!range) throw new Error(`image node without a source range at ${where.path}`);
     // One edit per node: an anchored image shared through aliases is pinned once.

@@ -14,6 +14,8 @@ export interface DigestSource {
 export interface Resolved {
   readonly digest: string;
   readonly note?: string | undefined;
+  /** The field's new value when it is not `original@digest` (a build artifact's placeholder becomes the artifact's tag). */
+  readonly value?: string | undefined;
 }
 
 /** One image to resolve, with the pull-secret credential its workload would use. */

@@ -5,11 +5,15 @@ import { resolve } from "node:path";
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { parseDocument } from "yaml";
 import { parseConfig } from "../config.js";
-import type { DigesterOptions } from "../config.js";
+import type { DigesterOptions, Mode } from "../config.js";
 import type { ClosableSource } from "../function.js";
-import { NO_ARTIFACTS } from "../artifacts/build-artifacts.js";
+import { homedir } from "node:os";
+import { ArtifactsError, NO_ARTIFACTS, readBuildArtifacts } from "../artifacts/build-artifacts.js";
+import type { BuildArtifacts } from "../artifacts/build-artifacts.js";
+import { DigestCache, cacheDirectory } from "../cache/digest-cache.js";
+import { findFilesLock, lockChange, newLockPath } from "./files-lock.js";
+import type { FilesLock } from "./files-lock.js";
 import { ModeSource } from "../sources/mode-source.js";
-import type { Mode } from "../sources/mode-source.js";
 import { formatResult } from "../results.js";
 import { imageDigests, KustomizationError, setImages } from "./kustomize-images.js";
 import { pinFiles, readYamlFiles } from "./pin-files.js";
@@ -30,6 +34,9 @@ export interface FilesDeps {
   /** The registry, as the function opens it (credentials, network, mirrors). */
   readonly openRegistry: (options: DigesterOptions) => ClosableSource & { readonly stats?: RequestStats };
   readonly cwd: string;
+  /** For the cache directory ($KRM_DIGESTER_CACHE_DIR, $XDG_CACHE_HOME, ~/.cache). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly home?: string;
   readonly stdout: (text: string) => Promise<void>;
   readonly stderr: (text: string) => void;
 }
@@ -105,7 +112,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   }
   const parsed = parsePinArgs(args);
   const options = parsed.config === undefined ? (parseConfig(undefined, parseDocument("")).options) : await readConfigFile(parsed.config, deps.cwd);
-  const mode: Mode = parsed.check ? "check" : "pin";
+  const mode: Mode = parsed.check ? "check" : options.mode;
   let paths: string[];
   try {
     paths = await yamlFiles(parsed.paths, deps.cwd);
@@ -114,35 +121,41 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
     throw error;
   }
   const read = await readYamlFiles(paths, deps.cwd);
-  let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
-  const source = new ModeSource({ mode, artifacts: NO_ARTIFACTS, registry: () => (registry = deps.openRegistry(options)) });
+  const { lock, problems: lockProblems } = findFilesLock(read.files);
+  const opened = await openSources(options, mode, deps, lock);
   // Progress for long runs, every two seconds on stderr.
   let done = 0;
   const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), 2000);
   ticker.unref();
   let report;
+  let warnings: string[];
   try {
-    report = await pinFiles(read.files, options, source, (n) => (done = n));
+    report = await pinFiles(read.files, options, opened.source, (n) => (done = n));
   } finally {
     clearInterval(ticker);
-    await registry?.close();
+    warnings = await opened.close();
   }
-  const results: FileResult[] = [...read.results, ...report.results];
+  const changes = [...report.changes];
+  if (options.lock && mode === "pin") {
+    const change = lockChange(read.files, lock, opened.source, await newLockPath(parsed.paths, deps.cwd), deps.cwd);
+    if (change) changes.push(change);
+  }
+  const results: FileResult[] = [...read.results, ...lockProblems, ...report.results, ...warnings.map((w): FileResult => ({ severity: "warning", message: w }))];
   if (parsed.diff) {
-    const patches = report.changes.map(({ file, after }) =>
+    const patches = changes.map(({ file, after }) =>
       createTwoFilesPatch(`a/${file.display}`, `b/${file.display}`, file.text, after, undefined, undefined, { headerOptions: FILE_HEADERS_ONLY }),
     );
     await deps.stdout(patches.join(""));
-  } else if (mode === "pin") {
-    for (const { file, after } of report.changes) await writeInPlace(file.path, after);
+  } else if (mode !== "check") {
+    for (const { file, after } of changes) await writeInPlace(file.path, after);
   }
   for (const r of results) if (r.severity !== "info") deps.stderr(`krm-digester: ${placed(r)}\n`);
   const errors = results.filter((r) => r.severity === "error").length;
   const { fields, pinned, unique } = report.stats;
   const verb = parsed.diff ? "would change" : mode === "check" ? "checked" : "changed";
-  const changed = mode === "check" ? `${read.files.length + read.results.length} files checked` : `${report.changes.length} of ${paths.length} files ${verb}`;
+  const changed = mode === "check" ? `${read.files.length + read.results.length} files checked` : `${changes.length} of ${paths.length} files ${verb}`;
   deps.stderr(`krm-digester: ${changed}\n`);
-  const s = registry?.stats;
+  const s = opened.stats();
   const extra = s ? [s.retries ? `${s.retries} retried` : "", s.mirrored ? `${s.mirrored} through mirrors` : ""].filter(Boolean) : [];
   const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests${extra.map((e) => `, ${e}`).join("")})` : "";
   deps.stderr(
@@ -150,6 +163,54 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
       `${errors} error${errors === 1 ? "" : "s"}, ${Math.round(performance.now() - started)} ms\n`,
   );
   return errors > 0 ? 1 : 0;
+}
+
+/** The digest source of a files run: build artifacts, the lock (frozen), the cache (cacheTTL), the registry last. */
+async function openSources(
+  options: DigesterOptions,
+  mode: Mode,
+  deps: FilesDeps,
+  lock: FilesLock | undefined,
+): Promise<{ source: ModeSource; stats: () => RequestStats | undefined; close: () => Promise<string[]> }> {
+  let artifacts: BuildArtifacts = NO_ARTIFACTS;
+  try {
+    if (options.buildArtifacts.length > 0) artifacts = await readBuildArtifacts(options.buildArtifacts, deps.cwd);
+  } catch (error) {
+    if (error instanceof ArtifactsError) throw new UsageError(error.message);
+    throw error;
+  }
+  const cache =
+    options.cacheTtlMs !== undefined && mode === "pin"
+      ? new DigestCache({ dir: cacheDirectory(deps.env ?? process.env, deps.home ?? homedir()), ttlMs: options.cacheTtlMs })
+      : undefined;
+  let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
+  const source = new ModeSource({
+    mode,
+    artifacts,
+    cache,
+    lock: lock && { entries: lock.found.entries, file: lock.file.display },
+    registry: () => (registry = deps.openRegistry(options)),
+  });
+  return {
+    source,
+    stats: () => registry?.stats,
+    close: async () => {
+      await registry?.close();
+      await cache?.prune();
+      return cache?.warnings.map((w) => `cacheTTL: ${w}`) ?? [];
+    },
+  };
+}
+
+/** `krm-digester pin …` and `krm-digester images …`: a bad command line is one line on stderr and exit 2. */
+export async function filesMain(command: "pin" | "images", args: readonly string[], deps: FilesDeps): Promise<number> {
+  try {
+    return await (command === "pin" ? pinCommand(args, deps) : imagesCommand(args, deps));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    deps.stderr(`krm-digester: ${error.message}\n`);
+    return 2;
+  }
 }
 
 /** "path:line: error: Kind ns/name field: message", the form editors and pre-commit users read. */
@@ -211,15 +272,17 @@ export async function imagesCommand(args: readonly string[], deps: FilesDeps): P
     throw error;
   }
   const read = await readYamlFiles(files, deps.cwd);
-  let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
-  const source = new ModeSource({ mode: "pin", artifacts: NO_ARTIFACTS, registry: () => (registry = deps.openRegistry(options)) });
+  if (options.mode === "check") throw new UsageError("images: mode: check writes nothing; use krm-digester pin --check to check, or mode: pin / frozen here");
+  const { lock, problems: lockProblems } = findFilesLock(read.files);
+  const opened = await openSources(options, options.mode, deps, lock);
   let found;
+  let warnings: string[];
   try {
-    found = await imageDigests(read.files, options, source);
+    found = await imageDigests(read.files, options, opened.source);
   } finally {
-    await registry?.close();
+    warnings = await opened.close();
   }
-  const results = [...read.results, ...found.results];
+  const results: FileResult[] = [...read.results, ...lockProblems, ...found.results, ...warnings.map((w): FileResult => ({ severity: "warning", message: w }))];
   const errors = results.filter((r) => r.severity === "error").length;
   for (const r of results) deps.stderr(`krm-digester: ${placed(r)}\n`);
   if (errors === 0) {
@@ -233,7 +296,7 @@ export async function imagesCommand(args: readonly string[], deps: FilesDeps): P
     for (const w of updated.warnings) deps.stderr(`krm-digester: warning: ${w}\n`);
     if (updated.text !== text) await writeInPlace(kustomizationPath, updated.text);
   }
-  const s = registry?.stats;
+  const s = opened.stats();
   const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests)` : "";
   deps.stderr(
     `krm-digester: ${errors === 0 ? found.digests.size : 0} images written to ${kustomization}, ${found.unique} unique references resolved${requests}, ` +

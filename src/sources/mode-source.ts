@@ -15,14 +15,10 @@ import type { ImageReference } from "../name/reference.js";
 import { lookupKey } from "../resolve.js";
 import type { DigestSource, Resolved } from "../resolve.js";
 
-export type Mode = "pin" | "check" | "frozen";
-export const MODES: readonly Mode[] = ["pin", "check", "frozen"];
+import type { Mode } from "../config.js";
 
-/** A resolution that also rewrites the field: a build artifact's placeholder becomes the artifact's tag. */
-export interface Rewritten extends Resolved {
-  /** The field's new value, in place of `original@digest`. */
-  readonly value?: string | undefined;
-}
+/** A resolution; `value` rewrites the field (a build artifact's placeholder becomes the artifact's tag). */
+export type Rewritten = Resolved;
 
 /** mode: check: an image field without a digest. */
 export class NotPinnedError extends Error {
@@ -71,14 +67,39 @@ export interface SourceCounts {
 export class ModeSource implements DigestSource {
   readonly counts: SourceCounts = { artifacts: 0, lock: 0, cache: 0, registry: 0 };
   private registry: DigestSource | undefined;
+  /** By lock key: the digest found, or null when the lookup failed. */
+  private readonly found = new Map<string, string | null>();
+  /** Lock keys answered by build artifacts: rebuilt on every build, so not locked. */
+  private readonly built = new Set<string>();
 
   constructor(private readonly options: ModeSourceOptions) {}
 
   async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<Rewritten> {
     if (this.options.mode === "check") throw new NotPinnedError(ref.original);
-    const artifact = placeholderOf(ref, this.options.artifacts);
-    if (artifact) return this.placeholder(artifact, scope);
-    return this.tagDigest(ref, scope);
+    const key = lockKey(ref);
+    try {
+      const artifact = placeholderOf(ref, this.options.artifacts);
+      if (artifact) {
+        this.built.add(key);
+        return await this.placeholder(artifact, scope);
+      }
+      const resolved = await this.tagDigest(ref, scope);
+      if (!this.built.has(key)) this.found.set(key, resolved.digest);
+      return resolved;
+    } catch (error) {
+      if (!this.found.has(key)) this.found.set(key, null);
+      throw error;
+    }
+  }
+
+  /**
+   * What this run found for a reference, as the lock records it: its digest, null
+   * when the lookup failed (the lock keeps its old entry), undefined when it was not
+   * looked up (skipped) or came from build artifacts (a new digest every build).
+   */
+  lockOutcome(ref: ImageReference): string | null | undefined {
+    const key = lockKey(ref);
+    return this.built.has(key) ? undefined : this.found.get(key);
   }
 
   private async placeholder(artifact: Artifact, scope: CredentialScope | undefined): Promise<Rewritten> {
@@ -98,6 +119,7 @@ export class ModeSource implements DigestSource {
     const canonical = lockKey(ref);
     const built = artifacts.digests.get(canonical);
     if (built) {
+      this.built.add(canonical);
       this.counts.artifacts++;
       return { digest: built.digest, note: `from build artifacts ${built.artifact.file}` };
     }
