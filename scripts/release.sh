@@ -19,8 +19,11 @@
 #
 # The code cache (faster start-up) can only be produced by the Node that
 # will run it: linux-x64's blob is written by the x64 Node 24 itself, with
-# the code cache; linux-arm64's (no code cache) by the x64 Node of the same
-# version, since this machine cannot run arm64 natively. An executable this
+# the code cache; linux-arm64's by the arm64 Node 24 itself too, run through
+# qemu user-mode emulation (qemu-aarch64-static, installed by
+# `scripts/setup.sh --release`), with the code cache. Without qemu, the x64
+# Node of the same version writes the arm64 blob, without a code cache (a
+# foreign code cache may crash an executable). An executable this
 # machine can run is checked with --version (which must name the pinned
 # Node): natively, or through qemu-user (qemu-aarch64-static plus the arm64
 # libraries of libc6-arm64-cross / libstdc++6-arm64-cross in
@@ -94,9 +97,18 @@ for platform in "${platforms[@]}"; do
   node_bin=$(fetch_node "$platform")
   target="$out/krm-digester-$platform"
   blob_flags=()
-  # Another CPU's node cannot run here: the host's Node of the same version
-  # writes the blob, without a code cache.
-  [ "$platform" = "$host" ] || blob_flags=(--no-code-cache --blob-node "$host_node" --node-version "$node_version")
+  if [ "$platform" = "$host" ]; then
+    :
+  elif [ "$platform" = linux-arm64 ] && command -v qemu-aarch64-static >/dev/null \
+      && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    # The arm64 Node itself, emulated, writes its blob and code cache.
+    blob_flags=(--launcher "qemu-aarch64-static -L /usr/aarch64-linux-gnu")
+  else
+    # Another CPU's node cannot run here: the host's Node of the same
+    # version writes the blob, without a code cache.
+    echo "release: no qemu-user for $platform: its blob is written by the $host Node, without a code cache" >&2
+    blob_flags=(--no-code-cache --blob-node "$host_node" --node-version "$node_version")
+  fi
   node scripts/sea.mjs --node "$node_bin" --out "$target" "${blob_flags[@]}"
   if how=$(run_check "$platform" "$target"); then
     echo "release: $target --version OK (ran: $how)" >&2

@@ -14,14 +14,16 @@
 // dist/krm-digester-linux-x64) and by scripts/release.sh (every platform):
 //
 //   node scripts/sea.mjs [--main BUNDLE] [--node PATH] [--out PATH]
+//                        [--launcher "qemu-aarch64-static -L /usr/aarch64-linux-gnu"]
 //                        [--blob-node PATH --node-version V]
 //                        [--no-code-cache] [--no-strip] [--macho]
 //
 // The code cache is V8-version and CPU specific, so only the node in the
-// executable makes it. A node this machine cannot run (another CPU) needs
-// --no-code-cache and a --blob-node of the same version (--node-version,
-// checked) to write the blob (Node's docs: a foreign code cache may crash
-// the executable).
+// executable makes it. A node for another CPU runs through --launcher (qemu
+// user-mode emulation: the same binary, so the same V8 and the same code
+// cache format), or, where there is no emulator, needs --no-code-cache and a
+// --blob-node of the same version (--node-version, checked) to write the
+// blob (Node's docs: a foreign code cache may crash the executable).
 import { execFile } from "node:child_process";
 import { chmod, copyFile, mkdir, open, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -44,6 +46,7 @@ const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
  * @param {string} [opts.nodeBinary] node executable to copy (default: the pinned Node for this host, scripts/node-release.json)
  * @param {string} [opts.blobNode] node that writes the blob (default: nodeBinary itself)
  * @param {string} [opts.nodeVersion] nodeBinary's version, required with a blobNode of its own
+ * @param {string[]} [opts.launcher] command that runs the blob node (an emulator for another CPU's node)
  * @param {string} [opts.out] output path (default dist/krm-digester-<platform>-<arch>)
  * @param {boolean} [opts.codeCache] embed V8's code cache (default true)
  * @param {boolean} [opts.strip] strip debug info from the copy (default true)
@@ -58,7 +61,9 @@ export async function buildSea(opts = {}) {
     if (codeCache) throw new Error("sea: the code cache must be made by the node in the executable: --blob-node needs --no-code-cache");
     if (!opts.nodeVersion) throw new Error("sea: --blob-node needs --node-version (the version of --node, which the blob must match)");
   }
-  const { stdout: blobVersion } = await run(blobNode, ["--version"]);
+  const launcher = opts.launcher ?? [];
+  const runNode = (args, options) => (launcher.length ? run(launcher[0], [...launcher.slice(1), blobNode, ...args], options) : run(blobNode, args, options));
+  const { stdout: blobVersion } = await runNode(["--version"]);
   if (opts.nodeVersion && blobVersion.trim() !== `v${opts.nodeVersion.replace(/^v/, "")}`) {
     throw new Error(`sea: ${blobNode} is ${blobVersion.trim()}, the executable's node is v${opts.nodeVersion.replace(/^v/, "")}: SEA blobs are tied to the Node version`);
   }
@@ -78,7 +83,7 @@ export async function buildSea(opts = {}) {
   const config = { ...base, main, output: blob, useCodeCache: codeCache };
   const configFile = path.join(work, "sea-config.json");
   await writeFile(configFile, JSON.stringify(config, null, 2) + "\n");
-  await run(blobNode, ["--experimental-sea-config", configFile], { cwd: root });
+  await runNode(["--experimental-sea-config", configFile], { cwd: root });
 
   // 3. A copy of the node binary, stripped, with the blob injected.
   await mkdir(path.dirname(out), { recursive: true });
@@ -105,7 +110,8 @@ export async function buildSea(opts = {}) {
   await rmdir(path.dirname(work)).catch(() => {}); // dist/.sea, when empty
   const size = (await stat(out)).size;
   console.error(
-    `built ${path.relative(root, out)} (SEA on Node ${blobVersion.trim()}, ${(size / 1048576).toFixed(1)} MiB, code cache ${codeCache ? "on" : "off"}${stripped ? "" : ", NOT stripped"})`,
+    `built ${path.relative(root, out)} (SEA on Node ${blobVersion.trim()}, ${(size / 1048576).toFixed(1)} MiB, code cache ${codeCache ? "on" : "off"}` +
+      `${launcher.length ? `, blob written through ${launcher[0]}` : ""}${stripped ? "" : ", NOT stripped"})`,
   );
   return out;
 }
@@ -151,6 +157,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     else if (a === "--out") opts.out = args[++i];
     else if (a === "--main") opts.main = args[++i];
     else if (a === "--blob-node") opts.blobNode = args[++i];
+    else if (a === "--launcher") opts.launcher = (args[++i] ?? "").split(" ").filter(Boolean);
     else if (a === "--node-version") opts.nodeVersion = args[++i];
     else if (a === "--no-code-cache") opts.codeCache = false;
     else if (a === "--no-strip") opts.strip = false;
