@@ -27,7 +27,7 @@ else
   # The bundle inside vs the one just built here: esbuild writes the same
   # bytes from the same sources, so a difference means the image is stale.
   read -r inside inside_node < <(podman run --rm --network none --entrypoint /nodejs/bin/node "$image" -e \
-    'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync("/opt/krm-digester/krm-digester")).digest("hex") + " " + process.version + "\n")')
+    'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync("/opt/krm-digester/krm-digester")).digest("hex") + " " + process.version + "\n")') || true
   here=$(sha256sum dist/krm-digester | cut -d' ' -f1)
   pinned=v$(node scripts/node-binary.mjs version)
   if [ "$inside" != "$here" ]; then
