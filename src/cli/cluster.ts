@@ -1,0 +1,18 @@
+// The seam to the cluster (src/cluster/, @kubernetes/client-node, loaded only
+// here and only in online mode). Until src/cluster/client.ts is on main,
+// online mode says that it is missing instead of pretending to work.
+import type { Cluster, ClusterOptions, KubeObject } from "../cluster/api.js";
+import { InputError } from "../resourcelist/errors.js";
+
+export interface ClusterAccess {
+  readonly cluster: Cluster;
+  /** The Secrets and ServiceAccounts these pod specs of one namespace use. */
+  pullSecretObjects(namespace: string, podSpecs: readonly unknown[]): Promise<KubeObject[]>;
+}
+
+export function connect(options: ClusterOptions): Promise<ClusterAccess> {
+  void options;
+  return Promise.reject(
+    new InputError("online mode (--offline=false) needs the cluster client, which is not in this build yet; run with --offline (the default for the function)"),
+  );
+}
