@@ -16,3 +16,17 @@ export function connect(options: ClusterOptions): Promise<ClusterAccess> {
     new InputError("online mode (--offline=false) needs the cluster client, which is not in this build yet; run with --offline (the default for the function)"),
   );
 }
+
+/**
+ * Self-signed serving certificate, rotated, its CA written into the
+ * MutatingWebhookConfiguration (src/webhook/certificates.ts, the cluster
+ * side's). Until that lands, the webhook runs with --disable-cert-rotation.
+ */
+export function startCertRotation(options: { readonly certDir: string; readonly cluster: Cluster | undefined }): Promise<{ stop(): void }> {
+  void options;
+  return Promise.reject(
+    new InputError(
+      "certificate rotation is not in this build yet: run with --disable-cert-rotation and tls.crt/tls.key in --cert-dir (e.g. from cert-manager)",
+    ),
+  );
+}

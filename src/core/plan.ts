@@ -54,6 +54,8 @@ export interface PlanOptions {
    * oldObject had for the same repo:tag), or undefined to resolve it.
    */
   readonly known?: ((slot: Slot, ref: ImageReference) => string | undefined) | undefined;
+  /** Only these fields are looked at (the webhook on `pods/ephemeralcontainers`: ephemeral containers only); default all. */
+  readonly include?: ((slot: Slot) => boolean) | undefined;
 }
 
 export interface Pin extends Slot {
@@ -127,6 +129,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
       const at: Slot = { itemIndex, item: entry, path: slot.path, segments: segmentsOf(slot.path) };
+      if (options.include && !options.include(at)) continue;
       fields++;
       if (slot.kind === "problem") {
         const message = `${slot.message}; set it to an image reference such as registry/repository:tag`;
