@@ -4,6 +4,7 @@
 // concurrent identical lookups share one registry request. The key is
 // lookupKey(ref, scope): the credential scope is part of it, so a digest
 // found with one namespace's pull secret never answers another's lookup.
+import { setMaxListeners } from "node:events";
 import type { CredentialScope } from "../credentials/pull-secrets.js";
 import { tagOf } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
@@ -49,8 +50,14 @@ export class DigestCache implements DigestSource {
     this.now = options.now ?? Date.now;
   }
 
+  /** Answers and failures remembered. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Registry lookups in flight. */
+  get pending(): number {
+    return this.flights.size;
   }
 
   resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<Resolved> {
@@ -77,6 +84,7 @@ export class DigestCache implements DigestSource {
 
   private start(key: string, ref: ImageReference, scope: CredentialScope | undefined): Flight {
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
     const promise = Promise.resolve()
       .then(() => this.inner.resolveDigest(ref, scope, controller.signal))
       .then(

@@ -4,6 +4,7 @@
 // it, lookups still open are cancelled), bodies bounded, every bad request a
 // 4xx that leaves the server as it was, one JSON log line per review, and a
 // drain on shutdown that lets in-flight reviews finish.
+import { setMaxListeners } from "node:events";
 import { createServer } from "node:https";
 import type { Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -116,6 +117,8 @@ export class WebhookServer {
     // Answer in time: the last part of the API server's wait is for our answer to travel.
     const budgetMs = timeoutMs - Math.min(1000, Math.max(50, timeoutMs * 0.1));
     const controller = new AbortController();
+    // Every lookup of the review listens for its deadline: many, by design.
+    setMaxListeners(0, controller.signal);
     const timer = setTimeout(
       () => controller.abort(new Error(`the API server's timeout (${timeoutMs} ms) was about to pass`)),
       Math.max(0, budgetMs - (performance.now() - started)),

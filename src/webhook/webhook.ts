@@ -109,15 +109,17 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
   await Promise.all([health.listen(), metricsServer.listen()]);
   await server.listen();
   config.log({ level: "info", msg: "webhook serving", port: server.port, dryRun: config.dryRun, ignoreErrors: config.ignoreErrors, online: online !== undefined });
+  let stopping: Promise<void> | undefined;
   return {
     server,
     metrics,
     cache,
     stack,
     ports: { webhook: server.port, health: health.boundPort, metrics: metricsServer.boundPort },
-    stop: async () => {
-      await server.close();
-      await Promise.all([health.close(), metricsServer.close(), stack.close(), online?.cluster.close()]);
-    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await server.close();
+        await Promise.all([health.close(), metricsServer.close(), stack.close(), online?.cluster.close()]);
+      })()),
   };
 }
