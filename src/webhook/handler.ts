@@ -4,7 +4,7 @@
 // the function (src/core/plan.ts); its pins become JSON Patch operations on
 // image fields and nothing else.
 import type { KubeObject } from "../cluster/api.js";
-import { documentOf, nodesIn, podSpecsByNamespace } from "../core/objects.js";
+import { documentOf, nodesIn, podSpecsByNamespace, walkable } from "../core/objects.js";
 import { isMap } from "yaml";
 import type { Document } from "yaml";
 import { planPins, segmentsOf } from "../core/plan.js";
@@ -92,7 +92,7 @@ export async function handleReview(request: AdmissionRequest, options: HandlerOp
   // created through a controller often has none of its own yet.
   const walked = withNamespace(object, request.namespace);
   const old = request.operation === "UPDATE" && request.oldObject ? request.oldObject : undefined;
-  const { document, nodes } = documentOf(old ? [walked, old] : [walked]);
+  const { document, nodes } = documentOf(old ? [walkable(walked), walkable(old)] : [walkable(walked)]);
   const item = nodes[0];
   let credentialObjects: unknown[] | undefined;
   const warnings: string[] = [];
@@ -245,6 +245,7 @@ export function shortWarnings(messages: readonly string[]): string[] {
 }
 
 function capped(text: string, max: number): string {
+  if (text.length <= max && !/[\n\r\t]/.test(text)) return text;
   const flat = text.replace(/\s+/g, " ");
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
