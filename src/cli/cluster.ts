@@ -13,7 +13,10 @@ export interface ClusterAccess {
 export function connect(options: ClusterOptions): Promise<ClusterAccess> {
   void options;
   return Promise.reject(
-    new InputError("online mode (--offline=false) needs the cluster client, which is not in this build yet; run with --offline (the default for the function)"),
+    new InputError(
+      "reading the cluster (online mode, --offline=false; the webhook's certificate rotation) needs the cluster client, which is not in this build yet: " +
+        "the function runs with --offline (its default), the webhook with --offline --disable-cert-rotation",
+    ),
   );
 }
 
@@ -22,7 +25,11 @@ export function connect(options: ClusterOptions): Promise<ClusterAccess> {
  * MutatingWebhookConfiguration (src/webhook/certificates.ts, the cluster
  * side's). Until that lands, the webhook runs with --disable-cert-rotation.
  */
-export function startCertRotation(options: { readonly certDir: string; readonly cluster: Cluster | undefined }): Promise<{ stop(): void }> {
+export function startCertRotation(options: {
+  readonly certDir: string;
+  readonly cluster: Cluster;
+  readonly log: (line: Record<string, unknown>) => void;
+}): Promise<{ stop(): void }> {
   void options;
   return Promise.reject(
     new InputError(

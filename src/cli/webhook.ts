@@ -127,9 +127,10 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
     await write(process.stdout, WEBHOOK_HELP);
     return 0;
   }
-  const cluster = flags.offline ? undefined : await connect({ kubeconfig: flags.kubeconfig });
-  const rotation = flags.disableCertRotation ? undefined : await startCertRotation({ certDir: flags.config.certDir, cluster: cluster?.cluster });
-  const running = await startWebhook({ ...flags.config, cluster, log });
+  // The API is needed for pull secrets (online) and for writing the caBundle (rotation), even offline.
+  const access = !flags.offline || !flags.disableCertRotation ? await connect({ kubeconfig: flags.kubeconfig }) : undefined;
+  const rotation = flags.disableCertRotation || !access ? undefined : await startCertRotation({ certDir: flags.config.certDir, cluster: access.cluster, log });
+  const running = await startWebhook({ ...flags.config, cluster: flags.offline ? undefined : access, log });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
@@ -137,6 +138,7 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
   log({ level: "info", msg: `${signal}: draining`, inFlight: running.server.activeReviews });
   rotation?.stop();
   await running.stop();
+  if (flags.offline) await access?.cluster.close();
   log({ level: "info", msg: "stopped" });
   return 0;
 }
