@@ -139,6 +139,18 @@ describe("webhook: every kind, v1 and v1beta1, CREATE and UPDATE", () => {
     assert.match(a.response.status?.message ?? "", /tag "nope" not found/);
   });
 
+  it("a malformed image field or reference is denied with the field named, as the function reports it", async () => {
+    const obj = object({ kind: "Pod", containers: [{ name: "a", image: "UPPER/Case:v1" }] });
+    const a = answer(await hook.post(review({ object: obj })));
+    assert.equal(a.response.allowed, false);
+    assert.match(a.response.status?.message ?? "", /spec\.containers\[0\]\.image: .*UPPER\/Case:v1/);
+    const bad = object({ kind: "Pod", containers: [{ name: "a", image: "x" }] });
+    ((bad.spec as Obj).containers as Obj[])[0]!.image = 42;
+    const b = answer(await hook.post(review({ object: bad })));
+    assert.equal(b.response.allowed, false);
+    assert.match(b.response.status?.message ?? "", /image must be a string/);
+  });
+
   it("one JSON log line per review, with uid, kind, namespace/name, images pinned, outcome and ms", async () => {
     const obj = object({ kind: "StatefulSet", name: "db", containers: [{ name: "a", image: `${host}/shop/web:v2` }] });
     const body = review({ object: obj });
