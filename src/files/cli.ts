@@ -203,7 +203,7 @@ async function openSources(
 }
 
 /** `krm-digester pin …` and `krm-digester images …`: a bad command line is one line on stderr and exit 2. */
-export async function filesMain(command: "pin" | "images", args: readonly string[], deps: FilesDeps): Promise<number> {
+export async function runFilesCommand(command: "pin" | "images", args: readonly string[], deps: FilesDeps): Promise<number> {
   try {
     return await (command === "pin" ? pinCommand(args, deps) : imagesCommand(args, deps));
   } catch (error) {

@@ -162,11 +162,11 @@ class SharedSource implements DigestSource {
     return this.answers.size;
   }
 
-  resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string | Resolved> {
+  resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<string | Resolved> {
     const key = lookupKey(ref, scope);
     let answer = this.answers.get(key);
     if (!answer) {
-      answer = this.limited(() => this.source.resolveDigest(ref, scope));
+      answer = this.limited(() => this.source.resolveDigest(ref, scope, signal));
       this.answers.set(key, answer);
     }
     return answer;

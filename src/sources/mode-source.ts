@@ -74,16 +74,16 @@ export class ModeSource implements DigestSource {
 
   constructor(private readonly options: ModeSourceOptions) {}
 
-  async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<Rewritten> {
+  async resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<Rewritten> {
     if (this.options.mode === "check") throw new NotPinnedError(ref.original);
     const key = lockKey(ref);
     try {
       const artifact = placeholderOf(ref, this.options.artifacts);
       if (artifact) {
         this.built.add(key);
-        return await this.placeholder(artifact, scope);
+        return await this.placeholder(artifact, scope, signal);
       }
-      const resolved = await this.tagDigest(ref, scope);
+      const resolved = await this.tagDigest(ref, scope, signal);
       if (!this.built.has(key)) this.found.set(key, resolved.digest);
       return resolved;
     } catch (error) {
@@ -102,7 +102,7 @@ export class ModeSource implements DigestSource {
     return this.built.has(key) ? undefined : this.found.get(key);
   }
 
-  private async placeholder(artifact: Artifact, scope: CredentialScope | undefined): Promise<Rewritten> {
+  private async placeholder(artifact: Artifact, scope: CredentialScope | undefined, signal: AbortSignal | undefined): Promise<Rewritten> {
     const built = parseReference(artifact.tag);
     const note = `build artifact ${artifact.imageName} from ${artifact.file}`;
     if (built.digest !== undefined) {
@@ -110,11 +110,11 @@ export class ModeSource implements DigestSource {
       return { digest: built.digest, value: artifact.tag, note };
     }
     // A build that was not pushed has a tag without digest: pin that tag like any other.
-    const found = await this.tagDigest(built, scope);
+    const found = await this.tagDigest(built, scope, signal);
     return { digest: found.digest, value: `${artifact.tag}@${found.digest}`, note: found.note ? `${note}; ${found.note}` : note };
   }
 
-  private async tagDigest(ref: ImageReference, scope: CredentialScope | undefined): Promise<Resolved> {
+  private async tagDigest(ref: ImageReference, scope: CredentialScope | undefined, signal: AbortSignal | undefined): Promise<Resolved> {
     const { artifacts, lock, cache, mode } = this.options;
     const canonical = lockKey(ref);
     const built = artifacts.digests.get(canonical);
@@ -136,7 +136,7 @@ export class ModeSource implements DigestSource {
       return { digest: cached.digest, note: `from the cache, looked up ${age(Date.now() - cached.at)} ago` };
     }
     this.registry ??= this.options.registry();
-    const found = await this.registry.resolveDigest(ref, scope);
+    const found = await this.registry.resolveDigest(ref, scope, signal);
     this.counts.registry++;
     const resolved = typeof found === "string" ? { digest: found } : found;
     await cache?.putTag(key, resolved.digest);
