@@ -2,14 +2,14 @@
 // docker-registry on a free loopback port) seeded with the example's images,
 // then the example package pinned by krm-digester. With kpt installed, through
 // the repository's own Kptfile pipeline (`kpt fn render --allow-exec`);
-// without it, as a ResourceList piped through the function.
+// without it, with files mode (`krm-digester pin`), which needs no kpt.
 import { execFile } from "node:child_process";
 import { cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { KPT } from "../test/support/kpt.js";
 import { startRegistry } from "../test/support/registry.js";
-import { BUNDLE, ROOT, runFn } from "../test/support/run-fn.js";
+import { BUNDLE, ROOT } from "../test/support/run-fn.js";
 import { seedImages } from "../test/support/seed.js";
 import type { SeedSpec } from "../test/support/seed.js";
 
@@ -45,26 +45,25 @@ async function main(): Promise<void> {
     await mkdir(join(OUT, ".before"), { recursive: true });
     await cp(join(OUT, "example"), join(OUT, ".before", "example"), { recursive: true });
 
-    if (KPT) {
+    // KRM_DIGESTER_DEMO_NO_KPT=1 shows the machine without kpt where kpt is installed.
+    if (KPT && !process.env.KRM_DIGESTER_DEMO_NO_KPT) {
       console.log(`\n$ kpt fn render build/demo --allow-exec   (the Kptfile pipeline: exec ./dist/krm-digester)`);
       const render = await run(KPT, ["fn", "render", OUT, "--allow-exec"], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
       process.stdout.write(render.stderr);
-      const diff = await run("git", ["diff", "--no-index", "--no-color", join(OUT, ".before", "example"), join(OUT, "example")]).catch(
-        (e: { stdout: string }) => e,
-      );
-      console.log(`\nWhat changed (git diff):\n${diff.stdout.replaceAll(`${OUT}/.before/`, "/").replaceAll(`${OUT}/`, "/")}`);
-      console.log(`The pinned package is in ${relative(process.cwd(), OUT)}/example.`);
     } else {
-      console.log("\nkpt is not installed: piping the example as a ResourceList through dist/krm-digester instead.");
-      let items = "";
-      for (const file of (await files(join(OUT, "example"))).sort()) {
-        const text = await readFile(join(OUT, "example", file), "utf8");
-        for (const doc of text.split(/^---\n/m)) items += doc.replace(/^(?=.)/gm, "  ").replace(/^ {2}/, "- ");
-      }
-      const out = await runFn(`apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${items}`, { bin: BUNDLE });
-      process.stdout.write(out.stdout);
-      process.stderr.write(out.stderr);
+      console.log(`\nkpt is not installed: files mode pins the example's files in place.`);
+      console.log(`$ dist/krm-digester pin --check build/demo/example    (no network: which images have no digest)`);
+      const check = await run(BUNDLE, ["pin", "--check", join(OUT, "example")], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
+      process.stdout.write(check.stderr.replaceAll(`${OUT}/`, "build/demo/"));
+      console.log(`\n$ dist/krm-digester pin build/demo/example`);
+      const pin = await run(BUNDLE, ["pin", join(OUT, "example")], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
+      process.stdout.write(pin.stderr.replaceAll(`${OUT}/`, "build/demo/"));
     }
+    const diff = await run("git", ["diff", "--no-index", "--no-color", join(OUT, ".before", "example"), join(OUT, "example")]).catch(
+      (e: { stdout: string }) => e,
+    );
+    console.log(`\nWhat changed (git diff):\n${diff.stdout.replaceAll(`${OUT}/.before/`, "/").replaceAll(`${OUT}/`, "/")}`);
+    console.log(`The pinned package is in ${relative(process.cwd(), OUT)}/example.`);
   } finally {
     await registry.stop();
   }

@@ -149,7 +149,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   } else if (mode !== "check") {
     for (const { file, after } of changes) await writeInPlace(file.path, after);
   }
-  for (const r of results) if (r.severity !== "info") deps.stderr(`krm-digester: ${placed(r)}\n`);
+  for (const r of byPlace(results)) if (r.severity !== "info") deps.stderr(`krm-digester: ${placed(r)}\n`);
   const errors = results.filter((r) => r.severity === "error").length;
   const { fields, pinned, unique } = report.stats;
   const verb = parsed.diff ? "would change" : mode === "check" ? "checked" : "changed";
@@ -211,6 +211,19 @@ export async function runFilesCommand(command: "pin" | "images", args: readonly 
     deps.stderr(`krm-digester: ${error.message}\n`);
     return 2;
   }
+}
+
+/** Results in file order, then line order within a file (the walk visits containers before initContainers). */
+function byPlace(results: readonly FileResult[]): FileResult[] {
+  return results
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => {
+      const fa = a.r.file?.path;
+      const fb = b.r.file?.path;
+      if (fa === undefined || fb === undefined || fa !== fb) return a.i - b.i;
+      return (a.r.line ?? 0) - (b.r.line ?? 0) || a.i - b.i;
+    })
+    .map(({ r }) => r);
 }
 
 /** "path:line: error: Kind ns/name field: message", the form editors and pre-commit users read. */
