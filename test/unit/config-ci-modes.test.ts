@@ -51,3 +51,19 @@ describe("CI mode config keys", () => {
     );
   });
 });
+
+describe("fn-config examples", () => {
+  it("every example parses without problems, and the CI ones say what they are for", async () => {
+    const { readFile, readdir } = await import("node:fs/promises");
+    const { ROOT } = await import("../support/run-fn.js");
+    const dir = `${ROOT}fn-config`;
+    for (const name of (await readdir(dir)).filter((n) => n.endsWith(".yaml"))) {
+      const { problems } = parse(await readFile(`${dir}/${name}`, "utf8"));
+      assert.deepEqual(problems, [], name);
+    }
+    assert.equal(parse(await readFile(`${dir}/ci-check.yaml`, "utf8")).options.mode, "check");
+    const frozen = parse(await readFile(`${dir}/ci-frozen.yaml`, "utf8")).options;
+    assert.equal(frozen.mode, "frozen");
+    assert.deepEqual(frozen.buildArtifacts, ["artifacts.json"]);
+  });
+});
