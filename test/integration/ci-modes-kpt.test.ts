@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { parse } from "yaml";
 import { kpt, skipWithout } from "../support/kpt.js";
 import { BUNDLE } from "../support/run-fn.js";

@@ -7,7 +7,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { promisify } from "node:util";
 import { BUNDLE, ROOT } from "../support/run-fn.js";
 
