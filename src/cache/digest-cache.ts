@@ -40,6 +40,7 @@ const VERSION = "v1";
 type Kind = "tags" | "checks";
 
 interface Entry {
+  /** sha256 of the key: a key may hold a fingerprint of the pull-secret credential, which stays out of the file. */
   key: string;
   digest: string;
   at: number;
@@ -67,7 +68,7 @@ export class DigestCache {
   }
 
   async putTag(key: string, digest: string): Promise<void> {
-    await this.write("tags", { key, digest, at: this.now() });
+    await this.write("tags", key, { key: hashOf(key), digest, at: this.now() });
   }
 
   /** Whether `key` (a reference with its digest) was checked and found good before: a digest never changes, so this never expires. */
@@ -76,7 +77,7 @@ export class DigestCache {
   }
 
   async putCheck(key: string, digest: string): Promise<void> {
-    await this.write("checks", { key, digest, at: this.now() });
+    await this.write("checks", key, { key: hashOf(key), digest, at: this.now() });
   }
 
   /** Keeps each kind that this run wrote to within maxEntries (oldest first out), and clears stale temp files. */
@@ -108,7 +109,7 @@ export class DigestCache {
   }
 
   private file(kind: Kind, key: string): string {
-    return join(this.options.dir, VERSION, kind, `${createHash("sha256").update(key).digest("hex")}.json`);
+    return join(this.options.dir, VERSION, kind, `${hashOf(key)}.json`);
   }
 
   private async read(kind: Kind, key: string): Promise<Entry | undefined> {
@@ -127,16 +128,16 @@ export class DigestCache {
     } catch {
       entry = undefined;
     }
-    if (!isEntry(entry) || entry.key !== key) {
+    if (!isEntry(entry) || entry.key !== hashOf(key)) {
       this.warn(`cache file ${file} is corrupt and was ignored (it will be written again); delete ${this.options.dir} if this repeats`);
       return undefined;
     }
     return entry;
   }
 
-  private async write(kind: Kind, entry: Entry): Promise<void> {
+  private async write(kind: Kind, key: string, entry: Entry): Promise<void> {
     if (this.unwritable) return;
-    const file = this.file(kind, entry.key);
+    const file = this.file(kind, key);
     const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     try {
       await mkdir(join(this.options.dir, VERSION, kind), { recursive: true });
@@ -155,6 +156,10 @@ export class DigestCache {
   private warn(message: string): void {
     if (!this.warnings.includes(message)) this.warnings.push(message);
   }
+}
+
+function hashOf(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
 }
 
 function isEntry(value: unknown): value is Entry {

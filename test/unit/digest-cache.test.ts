@@ -3,6 +3,7 @@
 // processes writing and reading one directory at once.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile, chmod, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { promisify } from "node:util";
 import { DigestCache, cacheDirectory } from "../../src/cache/digest-cache.js";
 
 const run = promisify(execFile);
+const sha = (key: string): string => createHash("sha256").update(key).digest("hex");
 const D = (c: string): string => `sha256:${c.repeat(64)}`;
 const dirs: string[] = [];
 async function fresh(): Promise<string> {
@@ -58,6 +60,14 @@ describe("entries", () => {
     assert.equal(await new DigestCache({ dir, ttlMs: 60_000, now: () => 1_000_000 }).getTag("k"), undefined);
   });
 
+  it("a key (which may hold a credential's fingerprint) is not written into the file, only its hash", async () => {
+    const dir = await fresh();
+    await new DigestCache({ dir, ttlMs: 60_000 }).putTag("registry.example.com/app:v1 secret.fingerprint", D("a"));
+    const [file] = await entryFiles(dir);
+    const text = await readFile(join(dir, "v1", "tags", file ?? ""), "utf8");
+    assert.ok(!text.includes("fingerprint") && !text.includes("registry.example.com"), text);
+  });
+
   it("a digest check is remembered without limit, for that digest only", async () => {
     const dir = await fresh();
     let now = 0;
@@ -79,10 +89,10 @@ describe("bad files and directories", () => {
     await cache.putTag("c", D("c"));
     const files = await entryFiles(dir);
     const contents = await Promise.all(files.map(async (f) => [f, await readFile(join(dir, "v1", "tags", f), "utf8")] as const));
-    const fileOf = (key: string): string => contents.find(([, text]) => text.includes(`"key":"${key}"`))?.[0] ?? "";
+    const fileOf = (key: string): string => contents.find(([, text]) => text.includes(`"key":"${sha(key)}"`))?.[0] ?? "";
     await writeFile(join(dir, "v1", "tags", fileOf("a")), '{"key":"a","digest":"sha2');
-    await writeFile(join(dir, "v1", "tags", fileOf("b")), `{"key":"b","digest":"${D("b")}","at":"yesterday"}`);
-    await writeFile(join(dir, "v1", "tags", fileOf("c")), `{"key":"not-c","digest":"${D("c")}","at":1}`);
+    await writeFile(join(dir, "v1", "tags", fileOf("b")), `{"key":"${sha("b")}","digest":"${D("b")}","at":"yesterday"}`);
+    await writeFile(join(dir, "v1", "tags", fileOf("c")), `{"key":"${sha("not-c")}","digest":"${D("c")}","at":1}`);
     const next = new DigestCache({ dir, ttlMs: 60_000 });
     assert.equal(await next.getTag("a"), undefined);
     assert.equal(await next.getTag("b"), undefined);
@@ -125,7 +135,7 @@ describe("bounded size", () => {
     assert.equal(files.length, 30);
     for (let i = 0; i < 30; i++) {
       const text = await Promise.all(files.map(async (f) => [f, await readFile(join(dir, "v1", "tags", f), "utf8")] as const));
-      const file = text.find(([, t]) => t.includes(`"key":"k${i}"`))?.[0];
+      const file = text.find(([, t]) => t.includes(`"key":"${sha(`k${i}`)}"`))?.[0];
       assert.ok(file);
       const t = new Date(Date.now() - (30 - i) * 60_000);
       await utimes(join(dir, "v1", "tags", file), t, t);
