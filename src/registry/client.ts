@@ -102,6 +102,17 @@ export class RegistryClient {
    * reported, with what the mirrors said appended.
    */
   async resolve(ref: ImageReference): Promise<Resolution> {
+    try {
+      const resolution = await this.resolveThroughMirrors(ref);
+      return resolution.note === undefined ? resolution : { ...resolution, note: this.auth.secrets.redact(resolution.note) };
+    } catch (err) {
+      // Error bodies, challenges and helper messages are the other side's text: no secret of ours leaves in them.
+      if (err instanceof Error) err.message = this.auth.secrets.redact(err.message);
+      throw err;
+    }
+  }
+
+  private async resolveThroughMirrors(ref: ImageReference): Promise<Resolution> {
     if (ref.digest !== undefined) return { digest: ref.digest };
     const tag = tagOf(ref);
     const upstream: ErrorContext = { registry: ref.registry, repository: ref.repository, tag, image: ref.original };

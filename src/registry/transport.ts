@@ -12,6 +12,7 @@ import type { Network } from "./network.js";
 import { proxyFor } from "./proxy.js";
 import type { Proxy } from "./proxy.js";
 import { backoffMs, parseRetryAfter, retryableStatus, sleep } from "./retry.js";
+import { quoteShort } from "./text.js";
 
 export type RequestKind = "head" | "get" | "token" | "ping" | "tags";
 
@@ -74,9 +75,18 @@ export interface Endpoint {
   readonly wwwAuthenticate: string | string[] | undefined;
 }
 
-const MAX_REDIRECTS = 5;
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Redirects followed within one attempt (Go's client follows 10, curl 50; registries use one, to storage). */
+export const MAX_REDIRECTS = 5;
+/** The OCI manifest limit registries apply (distribution, containerd's 4 MiB read limit). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Error bodies are read this far and cut: only their first error code and message are used. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+const WHAT: Readonly<Record<RequestKind, string>> = { head: "manifest", get: "manifest", token: "token response", ping: "/v2/ answer", tags: "tag list" };
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
+}
 
 export function header(headers: Headers, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
@@ -166,7 +176,9 @@ export class Transport {
       let http = await plain;
       // HTTPS failed: now plain HTTP is the answer, and a dropped connection deserves its retries.
       if (!http.ok && http.error instanceof RegistryError && http.error.transient) http = await settle(this.ping(`http://${host}`, context));
-      if (!http.ok) throw httpsError.code === "TLS" ? httpsError : http.error;
+      // A plain-HTTP answer we could not use (PROTOCOL: huge headers, garbage) says this port speaks HTTP: that is the story.
+      const spoke = !http.ok && http.error instanceof RegistryError && http.error.code === "PROTOCOL";
+      if (!http.ok) throw httpsError.code === "TLS" && !spoke ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.
       if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;
       return http.value;
@@ -275,20 +287,34 @@ export class Transport {
         if (redirects >= MAX_REDIRECTS) {
           throw new RegistryError("PROTOCOL", context, `more than ${MAX_REDIRECTS} redirects from ${url.host}`);
         }
-        const next = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new RegistryError("PROTOCOL", context, `${url.host} redirected to ${quoteShort(location)}, which is not a URL`);
+        }
         if (next.protocol !== "https:" && next.protocol !== "http:") {
-          throw new RegistryError("PROTOCOL", context, `redirect to unsupported URL scheme ${next.protocol}`);
+          throw new RegistryError("PROTOCOL", context, `redirect to unsupported URL scheme ${quoteShort(next.protocol, 20)}`);
         }
         // No silent downgrade: plain HTTP only where the user allows it for the registry.
         if (url.protocol === "https:" && next.protocol === "http:" && !this.allowsPlainHttp(next.host)) {
           throw new RegistryError("PROTOCOL", context, `${url.host} redirected from HTTPS to plain HTTP (${next.origin}), which was refused`);
         }
-        // Credentials are for the origin that asked for them, never for a redirect target elsewhere.
-        if (next.origin !== url.origin) delete headers.authorization;
-        if (res.statusCode === 303 && method === "POST") {
+        // 301, 302 and 303 after a POST mean "GET that", as browsers and Go's client read them.
+        if (method === "POST" && res.statusCode !== 307 && res.statusCode !== 308) {
           method = "GET";
           body = undefined;
           delete headers["content-type"];
+        }
+        if (next.origin !== url.origin) {
+          // Credentials are for the origin that asked for them, never for a redirect target elsewhere:
+          // the header is dropped, and a body (a refresh-token grant) is not sent on at all.
+          if (body !== undefined) {
+            throw new RegistryError("PROTOCOL", context, `${url.host} redirected a ${method} with credentials in its body to ${next.origin}, which was refused`, {
+              ...(req.subject === undefined ? {} : { subject: req.subject }),
+            });
+          }
+          delete headers.authorization;
         }
         url = next;
         continue;
@@ -302,7 +328,9 @@ export class Transport {
       } else {
         data = await readBody(res.body, limit, !ok);
         if (data.length > limit) {
-          throw new RegistryError("PROTOCOL", context, `response from ${url.host} is larger than ${limit} bytes`);
+          throw new RegistryError("PROTOCOL", context, `the ${WHAT[req.kind]} from ${url.host} is larger than ${formatBytes(limit)}, the most krm-digester reads`, {
+            ...(req.subject === undefined ? {} : { subject: req.subject }),
+          });
         }
       }
       return { status: res.statusCode, headers: res.headers, body: data, url, proxy: hop.proxy?.display };

@@ -77,6 +77,8 @@ export interface TokenServer {
   readonly counters: TokenCounters;
   /** Every request, in arrival order. */
   readonly requests: TokenRequest[];
+  /** Every token handed out by GET /token, in order (for tests that look for them where they must not be). */
+  readonly issuedTokens: readonly string[];
   resetCounters(): void;
   /** Mints a token directly, e.g. an expired one (`expiresIn` <= 0) or one for a scope nobody asked. */
   issueToken(scopes: readonly string[], options?: { user?: string; expiresIn?: number }): string;
@@ -165,6 +167,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     return `${input}.${b64url(sign("RSA-SHA256", Buffer.from(input), privateKey))}`;
   };
 
+  const issuedTokens: string[] = [];
   const counters: TokenCounters = { requests: 0, issued: 0, refused: 0, byScope: new Map() };
   const requests: TokenRequest[] = [];
 
@@ -194,6 +197,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       return;
     }
     const token = issueToken(scopes, { user });
+    issuedTokens.push(token);
     counters.issued++;
     for (const s of scopes) counters.byScope.set(s, (counters.byScope.get(s) ?? 0) + 1);
     reply(200, {
@@ -223,6 +227,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     registryConfig: { realm, service, issuer, rootCertFile },
     counters,
     requests,
+    issuedTokens,
     resetCounters: () => {
       counters.requests = counters.issued = counters.refused = 0;
       counters.byScope.clear();
