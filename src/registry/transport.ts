@@ -33,6 +33,8 @@ export interface Stats {
 
 export interface TransportOptions {
   readonly network: Network;
+  /** Cleans what the other side sends back in error bodies and challenges of the secrets sent to it. */
+  readonly redact?: (text: string) => string;
   readonly insecureRegistries?: readonly string[] | undefined;
   readonly userAgent: string;
 }
@@ -165,7 +167,8 @@ export class Transport {
     // Plain HTTP is a guess while HTTPS is out: one attempt (a TLS port may just drop it).
     const plain = settle(this.ping(`http://${host}`, context, { signal: loser.signal, retry: false }));
     const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
-    const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 ? p : new Promise<never>(() => undefined)));
+    // A 5xx does not win the race either: through HTTP_PROXY it is the proxy failing to speak plain HTTP to a TLS port.
+    const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 && p.value.status < 500 ? p : new Promise<never>(() => undefined)));
     try {
       const first = await Promise.race([secure, plainAnswered]);
       if (first.ok) return first.value;
@@ -331,6 +334,15 @@ export class Transport {
           throw new RegistryError("PROTOCOL", context, `the ${WHAT[req.kind]} from ${url.host} is larger than ${formatBytes(limit)}, the most krm-digester reads`, {
             ...(req.subject === undefined ? {} : { subject: req.subject }),
           });
+        }
+      }
+      const redact = this.options.redact;
+      if (!ok && redact) {
+        // An error body or challenge may quote the credentials sent: they go no further than here.
+        data = Buffer.from(redact(data.toString("utf8")));
+        const challenge = res.headers["www-authenticate"];
+        if (challenge !== undefined) {
+          res.headers["www-authenticate"] = typeof challenge === "string" ? redact(challenge) : challenge.map(redact);
         }
       }
       return { status: res.statusCode, headers: res.headers, body: data, url, proxy: hop.proxy?.display };
