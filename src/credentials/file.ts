@@ -11,6 +11,8 @@ export async function readCredentialFile<T>(path: string, what: string, parse: (
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw new Error(`${what} ${path} cannot be read (${code ?? String(err)})`, { cause: err });
   }
+  // Editors on Windows write a byte-order mark; it is not part of the JSON.
+  if (text.startsWith("\uFEFF")) text = text.slice(1);
   if (text.trim() === "") return undefined;
   let json: unknown;
   try {
