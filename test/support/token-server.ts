@@ -77,7 +77,7 @@ export interface TokenServer {
   readonly counters: TokenCounters;
   /** Every request, in arrival order. */
   readonly requests: TokenRequest[];
-  /** Every token handed out by GET /token, in order (for tests that look for them where they must not be). */
+  /** Every token minted (GET /token, issueToken, pushAuthorization), in order: for tests that look for them where they must not be. */
   readonly issuedTokens: readonly string[];
   resetCounters(): void;
   /** Mints a token directly, e.g. an expired one (`expiresIn` <= 0) or one for a scope nobody asked. */
@@ -144,6 +144,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
   }
   const { privateKey, rootCertFile, certPem, x5c } = signer;
 
+  const issuedTokens: string[] = [];
   const issueToken = (scopes: readonly string[], opts: { user?: string; expiresIn?: number } = {}): string => {
     const now = Math.floor(Date.now() / 1000);
     const access = scopes.flatMap((s) => {
@@ -164,10 +165,11 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       access,
     };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    return `${input}.${b64url(sign("RSA-SHA256", Buffer.from(input), privateKey))}`;
+    const token = `${input}.${b64url(sign("RSA-SHA256", Buffer.from(input), privateKey))}`;
+    issuedTokens.push(token);
+    return token;
   };
 
-  const issuedTokens: string[] = [];
   const counters: TokenCounters = { requests: 0, issued: 0, refused: 0, byScope: new Map() };
   const requests: TokenRequest[] = [];
 
@@ -197,7 +199,6 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       return;
     }
     const token = issueToken(scopes, { user });
-    issuedTokens.push(token);
     counters.issued++;
     for (const s of scopes) counters.byScope.set(s, (counters.byScope.get(s) ?? 0) + 1);
     reply(200, {
