@@ -179,8 +179,10 @@ export class Transport {
       let http = await plain;
       // HTTPS failed: now plain HTTP is the answer, and a dropped connection deserves its retries.
       if (!http.ok && http.error instanceof RegistryError && http.error.transient) http = await settle(this.ping(`http://${host}`, context));
-      // A plain-HTTP answer we could not use (PROTOCOL: huge headers, garbage) says this port speaks HTTP: that is the story.
-      const spoke = !http.ok && http.error instanceof RegistryError && http.error.code === "PROTOCOL";
+      // The port spoke plain HTTP (HTTPS got non-TLS bytes, or plain HTTP got an answer we could not use:
+      // huge headers, garbage): then what went wrong over plain HTTP is the story, not the TLS failure.
+      const notTls = httpsError.code === "TLS" && httpsError.detail.includes("does not speak TLS");
+      const spoke = !http.ok && http.error instanceof RegistryError && (http.error.code === "PROTOCOL" || notTls);
       if (!http.ok) throw httpsError.code === "TLS" && !spoke ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.
       if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;

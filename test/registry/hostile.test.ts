@@ -9,6 +9,8 @@
 // the manifest the registry serves.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { createServer } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { before, beforeEach, describe, test } from "node:test";
 import { MAX_MANIFEST_BYTES, MAX_REDIRECTS } from "../../src/registry/transport.js";
 import { elapsed, rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
@@ -249,6 +251,14 @@ describe("hostile manifest answers in front of a real registry", () => {
       assert.equal(manifests(proxy(), "HEAD"), MAX_REDIRECTS + 1);
     });
 
+    test("a redirect with an endless body: the body is dropped after 128 KiB and the redirect followed", async () => {
+      proxy().script({ method: "GET", path: /manifests\/v1$/, times: 1, fault: { kind: "endless", status: 307, headers: { location: "/v2/app/manifests/v1?moved=1" } } });
+      proxy().script({ method: "HEAD", path: MANIFEST, fault: { kind: "status", status: 405 } });
+      await withClient({}, async (client) => {
+        assert.equal(await resolve(client, image()), oci.digest);
+      });
+    });
+
     test("a redirect to something that is not a URL is PROTOCOL", async () => {
       await refused(/redirected to "http:\/\/\[nope", which is not a URL/, { method: "HEAD", path: MANIFEST, fault: { kind: "redirect", location: "http://[nope" } });
     });
@@ -270,6 +280,42 @@ describe("hostile manifest answers in front of a real registry", () => {
         assert.ok(err.message.length < 600, `message of ${err.message.length} characters`);
         assert.match(err.message, /… \(\d+ characters\)/);
       });
+    });
+  });
+});
+
+describe("a server that drips its response head", () => {
+  // Raw TCP: one byte of a never-ending header every 50 ms, so no single read is ever idle for long.
+  const server = useServer(async () => {
+    const sockets = new Set<Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    const s = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.once("data", () => {
+        socket.write("HTTP/1.1 200 OK\r\nx-drip: ");
+        const timer = setInterval(() => socket.write("a"), 50);
+        timers.add(timer);
+        socket.once("close", () => clearInterval(timer));
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    return {
+      port: (s.address() as AddressInfo).port,
+      stop: () =>
+        new Promise<void>((r) => {
+          for (const t of timers) clearInterval(t);
+          for (const socket of sockets) socket.destroy();
+          s.close(() => r());
+        }),
+    };
+  });
+
+  test("is TIMEOUT within the request timeout (the deadline covers the head, not just idle gaps)", async () => {
+    await withClient({ timeoutMs: 800, connectTimeoutMs: 800 }, async (client) => {
+      const { value: err, ms } = await elapsed(() => rejectsWith(resolve(client, `127.0.0.1:${server().port}/app:v1`), "TIMEOUT"));
+      assert.match(err.message, /did not answer in time: no response within 800ms/);
+      assert.ok(ms < 5000, `took ${Math.round(ms)} ms`);
     });
   });
 });
