@@ -143,6 +143,11 @@ describe("a broken docker config.json", () => {
     failedWith(await runFn(list(deployment()), { env: env({ DOCKER_CONFIG: dir }) }), join(dir, "config.json"), /cannot be read \(EISDIR\)/);
   });
 
+  it("a file of 5 MB: refused as the wrong file, not read whole", async () => {
+    const dir = await dockerDir(JSON.stringify({ auths: { [host()]: GOOD }, padding: "p".repeat(5_000_000) }));
+    failedWith(await runFn(list(deployment()), { env: env({ DOCKER_CONFIG: dir }) }), join(dir, "config.json"), /is larger than 4 MiB, which no credential file is: check the path/);
+  });
+
   it("a byte-order mark (Windows editors) is not an error: pinned", async () => {
     const dir = await dockerDir(`\uFEFF${JSON.stringify({ auths: { [host()]: GOOD } })}`);
     const run = await runFn(list(deployment()), { env: env({ DOCKER_CONFIG: dir }) });
@@ -164,6 +169,13 @@ describe("a broken containers auth.json", () => {
       failedWith(run, path, pattern);
     });
   }
+});
+
+describe("an auth.json that never ends", () => {
+  it("REGISTRY_AUTH_FILE=/dev/zero is read 4 MiB far, then refused", async () => {
+    const run = await runFn(list(deployment()), { env: env({ DOCKER_CONFIG: await dockerDir("{}"), REGISTRY_AUTH_FILE: "/dev/zero" }) });
+    failedWith(run, "containers auth.json /dev/zero", /is larger than 4 MiB/);
+  });
 });
 
 describe("credential helpers that answer badly", () => {
