@@ -11,12 +11,17 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { before, beforeEach, describe, test } from "node:test";
+import { parse } from "yaml";
 import { MAX_MANIFEST_BYTES, MAX_REDIRECTS } from "../../src/registry/transport.js";
 import { elapsed, rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
 import type { FaultProxy, Rule } from "../support/fault-proxy.js";
 import { startRegistry } from "../support/registry.js";
+import { runFn } from "../support/run-fn.js";
 import { MediaType, pushDockerManifestList, pushOciManifest } from "../support/seed.js";
 import type { PushedManifest } from "../support/seed.js";
 import { startTokenServer } from "../support/token-server.js";
@@ -401,5 +406,60 @@ describe("hostile challenges", () => {
       const err = await rejectsWith(resolve(client, image()), "PROTOCOL");
       assert.match(err.message, /response headers from 127\.0\.0\.1:\d+ are larger than 16 KiB/);
     });
+  });
+});
+
+describe("hostile answers through the built function", () => {
+  const PASSWORD = "hostile-secret-pw";
+  const registry = useServer(() => startRegistry({ htpasswd: { user: "u", password: PASSWORD } }));
+  const proxy = useServer(() => startFaultProxy(registry()));
+  const other = useServer(() => startFaultProxy(registry()));
+  const paths = ["notjson", "html", "baddigest", "mismatch", "endless", "loop", "hugeheader", "schema1"];
+  before(async () => {
+    await pushOciManifest(registry(), "ok/app", "v1");
+    for (const repo of paths) await pushOciManifest(registry(), `${repo}/app`, "v1");
+    const at = (repo: string): RegExp => new RegExp(`^/v2/${repo}/app/manifests/`);
+    proxy().script(
+      { method: "HEAD", path: /^\/v2\/(notjson|mismatch|endless|schema1)\//, fault: { kind: "strip-digest" } },
+      { method: "GET", path: at("notjson"), fault: { kind: "body", body: "<html>", headers: { "docker-content-digest": null } } },
+      { path: at("html"), fault: { kind: "headers", set: { "content-type": "text/html" } } },
+      { path: at("baddigest"), fault: { kind: "headers", set: { "docker-content-digest": "sha512:abc" } } },
+      { method: "GET", path: at("mismatch"), fault: { kind: "wrong-digest" } },
+      { method: "GET", path: at("endless"), fault: { kind: "endless", headers: { "content-type": MediaType.ociManifest } } },
+      { path: at("loop"), fault: { kind: "redirect", location: (path) => path } },
+      { path: at("hugeheader"), fault: { kind: "huge-header", name: "x-filler", bytes: 40_000 } },
+      { method: "GET", path: at("schema1"), fault: { kind: "body", body: `{"schemaVersion":1}`, headers: { "content-type": "application/json" } } },
+    );
+  });
+
+  test("each hostile answer is an error result naming the image (exit 1, never 3, no pin); the good image is pinned; another registry gets no credentials", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "krm-digester-hostile-"));
+    try {
+      // Credentials for the front registry only: the other host must never see them.
+      await writeFile(join(dir, "config.json"), JSON.stringify({ auths: { [proxy().host]: { auth: Buffer.from(`u:${PASSWORD}`).toString("base64") } } }));
+      const images = [...paths.map((p) => `${proxy().host}/${p}/app:v1`), `${proxy().host}/ok/app:v1`, `${other().host}/ok/app:v1`];
+      const items = images.map((img, i) => `- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p${i}\n  spec:\n    containers:\n    - name: c\n      image: ${img}\n`);
+      const run = await runFn(`apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${items.join("")}`, {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, DOCKER_CONFIG: dir },
+      });
+      assert.equal(run.code, 1, run.stderr);
+      assert.ok(!/internal error/.test(run.stderr), run.stderr);
+      assert.ok(!run.stderr.includes(PASSWORD));
+      const out = parse(run.stdout) as { items: { spec: { containers: { image: string }[] } }[]; results: { severity: string; message: string }[] };
+      const pinned = out.items.map((i) => i.spec.containers[0]?.image ?? "");
+      for (const [i, repo] of paths.entries()) assert.equal(pinned[i], `${proxy().host}/${repo}/app:v1`, `${repo} not pinned`);
+      assert.match(pinned[paths.length] ?? "", /@sha256:[a-f0-9]{64}$/, "the good image is pinned");
+      const errors = out.results.filter((r) => r.severity === "error").map((r) => r.message);
+      assert.equal(errors.length, paths.length + 1, errors.join("\n"));
+      for (const [i, repo] of paths.entries()) {
+        assert.ok(errors[i]?.includes(`${proxy().host}/${repo}/app:v1`) && errors[i]?.includes("sent an unexpected response"), errors[i]);
+      }
+      assert.match(errors[paths.length] ?? "", /requires a username and password and none is configured/);
+      assert.ok(proxy().requests.some((r) => r.authorization?.startsWith("Basic ")), "the front registry got the credentials");
+      assert.ok(other().requests.length > 0);
+      for (const r of other().requests) assert.equal(r.authorization, undefined, "credentials for one registry went to another");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
