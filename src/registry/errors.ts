@@ -385,6 +385,15 @@ function classifyOne(e: Record<string, unknown>, s: NetworkSituation): Classifie
     }
     return { code: "UNREACHABLE", detail: connect, transient: false, connect: true };
   }
+  // nghttp2's verdict on an HTTP/2 answer: a header list over Node's 64 KiB (maxHeaderListSize) or a broken frame.
+  const h2 = /NGHTTP2_(FRAME_SIZE|COMPRESSION|PROTOCOL)_ERROR/.exec(message);
+  if (h2) {
+    return {
+      code: "PROTOCOL",
+      detail: `the HTTP/2 response from ${s.host} was malformed or its headers larger than 64 KiB, the most krm-digester reads (${h2[0]})`,
+      transient: false,
+    };
+  }
   const dropped = DROPPED[code];
   if (dropped) return { code: "UNREACHABLE", detail: dropped, transient: TRANSIENT.has(code) };
   if (code === "UND_ERR_CLOSED" || code === "UND_ERR_DESTROYED") return { code: "UNREACHABLE", detail: "client closed", transient: false };

@@ -12,12 +12,15 @@ import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createSecureServer } from "node:http2";
+import type { Http2Session } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, beforeEach, describe, test } from "node:test";
 import { parse } from "yaml";
 import { MAX_MANIFEST_BYTES, MAX_REDIRECTS } from "../../src/registry/transport.js";
 import { elapsed, rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
+import { createCa } from "../support/certs.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
 import type { FaultProxy, Rule } from "../support/fault-proxy.js";
 import { startRegistry } from "../support/registry.js";
@@ -461,5 +464,87 @@ describe("hostile answers through the built function", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("hostile answers over HTTP/2", () => {
+  // A TLS server of ours that speaks only h2 (as distribution with TLS does), for what an HTTP/1.1 fault proxy cannot show.
+  type Mode = "huge-header" | "endless" | "drip";
+  let mode: Mode = "endless";
+  const ca = useServer(async () => {
+    const made = await createCa();
+    return { ...made, stop: () => made.remove() };
+  });
+  const server = useServer(async () => {
+    const tls = await ca().issue(["127.0.0.1"]);
+    const sessions = new Set<Http2Session>();
+    const s = createSecureServer({ key: tls.key, cert: tls.cert });
+    s.on("session", (session) => {
+      sessions.add(session);
+      session.on("error", () => undefined);
+      session.once("close", () => sessions.delete(session));
+    });
+    s.on("stream", (stream, headers) => {
+      stream.on("error", () => undefined);
+      const path = String(headers[":path"]);
+      if (path === "/v2/") {
+        stream.respond({ ":status": 200, "content-type": "application/json" });
+        stream.end("{}");
+        return;
+      }
+      const head = headers[":method"] === "HEAD";
+      if (mode === "huge-header") {
+        stream.respond({ ":status": 200, "content-type": MediaType.ociManifest, "x-filler": "a".repeat(100_000) });
+        stream.end();
+        return;
+      }
+      stream.respond({ ":status": 200, "content-type": MediaType.ociManifest });
+      if (head) {
+        stream.end();
+        return;
+      }
+      const chunk = Buffer.alloc(mode === "drip" ? 1 : 64 * 1024, "[");
+      const timer = setInterval(() => {
+        if (stream.destroyed || stream.closed) clearInterval(timer);
+        else stream.write(chunk);
+      }, mode === "drip" ? 20 : 1);
+      stream.once("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    return {
+      port: (s.address() as AddressInfo).port,
+      stop: () =>
+        new Promise<void>((r) => {
+          for (const session of sessions) session.destroy();
+          s.close(() => r());
+        }),
+    };
+  });
+  const image = (): string => `127.0.0.1:${server().port}/app:v1`;
+
+  test("an endless manifest body ends at 4 MiB", async () => {
+    mode = "endless";
+    await withClient({ env: { SSL_CERT_FILE: ca().caFile } }, async (client) => {
+      const err = await rejectsWith(resolve(client, image()), "PROTOCOL");
+      assert.match(err.message, /the manifest from 127\.0\.0\.1:\d+ is larger than 4 MiB/);
+    });
+  });
+
+  test("a dripping body is TIMEOUT", async () => {
+    mode = "drip";
+    await withClient({ env: { SSL_CERT_FILE: ca().caFile }, timeoutMs: 700 }, async (client) => {
+      const { value: err, ms } = await elapsed(() => rejectsWith(resolve(client, image()), "TIMEOUT"));
+      assert.match(err.message, /the response body stalled and was not complete within 700ms/);
+      assert.ok(ms < 5000);
+    });
+  });
+
+  test("headers over the HTTP/2 header list limit are PROTOCOL, not retried", async () => {
+    mode = "huge-header";
+    await withClient({ env: { SSL_CERT_FILE: ca().caFile } }, async (client) => {
+      const err = await rejectsWith(resolve(client, image()), "PROTOCOL");
+      assert.match(err.message, /larger than/);
+      assert.equal(client.stats.retries, 0);
+    });
   });
 });
