@@ -1,5 +1,5 @@
 // No secret in any output, on any path: the built function with
-// KRM_DIGESTER_DEBUG=1, known secrets in every source (docker config,
+// KRM_DIGESTER_DEBUG=1 and DEBUG=true (every result on stderr), known secrets in every source (docker config,
 // helpers, auth.json, pull secrets), and a ResourceList whose images each
 // take another failure path against real registries (htpasswd and token
 // auth) behind our fault proxy: registries and token services that echo the
@@ -166,6 +166,8 @@ describe("no secret in stdout, stderr, results or debug output, on any failure p
         DOCKER_CONFIG: await dockerConfig(config),
         REGISTRY_AUTH_FILE: authFile,
         KRM_DIGESTER_DEBUG: "1",
+        // k8s-digester's switch: info results on stderr too.
+        DEBUG: "true",
       };
       const run = await runFn(text, { env });
       const label = `with docker config ${typeof config === "string" ? config : JSON.stringify(config)}`;
