@@ -1,9 +1,9 @@
 // The Cluster of api.ts over @kubernetes/client-node 1.x: its KubeConfig
 // (kubeconfig files, in-cluster service account, exec plugins, OIDC, proxies)
 // for every request's credentials and TLS, its Watch for change streams.
-// Only the two modules used are imported, and only inside connectCluster:
-// client-node's index pulls in every generated API model (15 MB bundled, a
-// quarter of a second to parse at each start of the function).
+// Only the two modules used are imported (kube-lib.ts), and only inside
+// connectCluster: client-node's index pulls in every generated API model
+// (15 MB bundled, a quarter of a second to parse at each start of the function).
 //
 // Reads are cached per object for `cacheTtlMs` (positive) and a shorter time
 // for "does not exist"; concurrent reads of one object share one request. With
@@ -58,10 +58,7 @@ const WEBHOOK_CONFIGURATIONS: ResourceType = {
 };
 
 export async function connectCluster(options: ClusterOptions): Promise<Cluster> {
-  const [{ KubeConfig: Config }, { Watch }] = await Promise.all([
-    import("@kubernetes/client-node/dist/config.js"),
-    import("@kubernetes/client-node/dist/watch.js"),
-  ]);
+  const { KubeConfig: Config, Watch } = await import("./kube-lib.js");
   const config = new Config();
   const source = loadConfig(config, options.kubeconfig);
   const server = config.getCurrentCluster()?.server;

@@ -65,8 +65,7 @@ export interface IssuedCertificate {
 /** A fresh CA (its key dropped once it has signed) and a serving certificate for `dnsNames`, ECDSA P-256. */
 export async function issueCertificate(dnsNames: readonly string[], validityMs = DEFAULT_VALIDITY_MS, now = new Date()): Promise<IssuedCertificate> {
   if (dnsNames.length === 0) throw new Error("issueCertificate: no DNS names");
-  await import("reflect-metadata"); // @peculiar/x509's dependency injection (tsyringe) needs the Reflect metadata API
-  const x509 = await import("@peculiar/x509");
+  const x509 = await import("./x509-lib.js");
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const notAfter = new Date(now.getTime() + validityMs);
