@@ -6,6 +6,7 @@
 // standalone executable: the chunk needs nothing but Node's built-in modules.
 import { build } from "esbuild";
 import { basename, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 
 /** @param {string[]} files entry files (relative to the repo) that are imported with import() only */
 export function lazyChunks(files, target) {
@@ -29,13 +30,15 @@ export function lazyChunks(files, target) {
           legalComments: "none",
           logLevel: "warning",
         });
-        const code = out.outputFiles[0].text;
+        // Compressed: V8 scans a 0.4 MB base64 literal at start-up instead of a 2 MB one.
+        const packed = gzipSync(out.outputFiles[0].contents, { level: 9 }).toString("base64");
         const name = `krm-digester:${basename(args.path, ".ts")}.js`;
         return {
           loader: "js",
           contents:
             `const chunk = { exports: {} };\n` +
-            `require("node:vm").compileFunction(${JSON.stringify(code)}, ["exports", "require", "module", "__filename", "__dirname"], { filename: ${JSON.stringify(name)} })` +
+            `const code = require("node:zlib").gunzipSync(Buffer.from(${JSON.stringify(packed)}, "base64")).toString("utf8");\n` +
+            `require("node:vm").compileFunction(code, ["exports", "require", "module", "__filename", "__dirname"], { filename: ${JSON.stringify(name)} })` +
             `(chunk.exports, require, chunk, __filename, __dirname);\n` +
             `module.exports = chunk.exports;\n`,
         };
