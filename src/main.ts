@@ -11,7 +11,7 @@ import type { RegistryClient } from "./registry/client.js";
 import type { Network } from "./registry/network.js";
 import { InputError } from "./resourcelist/errors.js";
 import { formatResult } from "./results.js";
-import { VERSION } from "./version.js";
+import { VERSION, VERSION_LINE } from "./version.js";
 
 const HELP = `krm-digester ${VERSION}: pins container images in Kubernetes manifests to their registry digests.
 
@@ -70,7 +70,7 @@ async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   if (args.includes("--version")) {
-    await write(process.stdout, `krm-digester ${VERSION}\n`);
+    await write(process.stdout, `${VERSION_LINE}\n`);
     return 0;
   }
   if (args.length > 0) {
