@@ -6,11 +6,12 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
    the checks walk rendered manifests as plain JSON; the schemas validate their shape first */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { skipWithout } from "../support/kpt.js";
+import { describe, it } from "../support/node-test.js";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { ROOT, runFn } from "../support/run-fn.js";
@@ -18,19 +19,6 @@ import { ROOT, runFn } from "../support/run-fn.js";
 const run = promisify(execFile);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
-
-const has = (tool: string): boolean => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-const KUBECTL = has("kubectl");
-const KPT = has("kpt");
-if (!KUBECTL) console.error("SKIPPED: kubectl is not installed: the kustomize checks of deploy/ do not run (scripts/setup.sh does not install it)");
-if (!KPT) console.error("SKIPPED: kpt is not installed: the kpt fn render check of deploy/base does not run");
 
 const DIGEST = /^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$/;
 
@@ -155,7 +143,7 @@ function checkBase(objects: Obj[], namespace = "krm-digester", replicas = 3): vo
   assert.ok((policy.spec.matchConstraints.resourceRules[0].resources as string[]).includes("pods/ephemeralcontainers"));
 }
 
-describe("deploy/ with kubectl kustomize", { skip: !KUBECTL && "kubectl is not installed" }, () => {
+describe("deploy/ with kubectl kustomize", { skip: skipWithout("kubectl") }, () => {
   it("deploy/ (= deploy/base): valid objects, as issue 10 asks; the policy warns", async () => {
     const objects = await kustomize("deploy");
     for (const o of objects) await validate(o);
@@ -197,7 +185,7 @@ describe("deploy/ with kubectl kustomize", { skip: !KUBECTL && "kubectl is not i
   });
 });
 
-describe("deploy/base with kpt fn render", { skip: !KPT && "kpt is not installed" }, () => {
+describe("deploy/base with kpt fn render", { skip: skipWithout("kpt") }, () => {
   it("renders with changed setters into valid objects, every occurrence set (namespace, names, CEL, ports, replicas)", async (t) => {
     const dir = await mkdtemp(join(tmpdir(), "krm-digester-deploy-"));
     try {
