@@ -12,9 +12,18 @@ export interface ClusterAccess {
   pullSecretObjects(namespace: string, podSpecs: readonly unknown[]): Promise<KubeObject[]>;
 }
 
-export async function connect(options: ClusterOptions): Promise<ClusterAccess> {
+/** `forCertificates`: the API is needed only to write the caBundle (the webhook with --offline). */
+export async function connect(options: ClusterOptions, forCertificates = false): Promise<ClusterAccess> {
   const [{ connectCluster }, { pullSecretObjects }] = await Promise.all([import("../cluster/client.js"), import("../cluster/pull-secret-objects.js")]);
-  const cluster = await connectCluster(options).catch(asInputError);
+  const cluster = await connectCluster(options).catch((error: unknown) => {
+    if (!forCertificates || !(error instanceof ClusterError)) return asInputError(error);
+    // --offline is already given: the way out is certificates of one's own.
+    const reason = error.message.replace(/, or run with --offline$/, "");
+    throw new InputError(
+      `webhook: certificate rotation writes its CA into the MutatingWebhookConfiguration through the Kubernetes API: ${reason}; ` +
+        "without an API, run with --disable-cert-rotation and tls.crt/tls.key in --cert-dir",
+    );
+  });
   return {
     cluster,
     pullSecretObjects: (namespace, podSpecs) => pullSecretObjects(cluster, namespace, podSpecs).catch(asInputError),
