@@ -9,6 +9,7 @@ import { InvalidReferenceError, parseReference } from "./name/reference.js";
 import type { ImageReference } from "./name/reference.js";
 import type { TextEdit } from "./resourcelist/edits.js";
 import { fileRef, isLocalConfig, resourceRef } from "./resourcelist/identity.js";
+import { scalarText } from "./resourcelist/scalar-text.js";
 import { describe } from "./resourcelist/resource-list.js";
 import type { ResourceList } from "./resourcelist/resource-list.js";
 import { lookupKey, resolveAll } from "./resolve.js";
@@ -127,19 +128,6 @@ function secretWarning(problem: SecretProblem): Result {
 function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {
   const qualified = `${ref.registry}/${ref.repository}`;
   return prefixes.some((p) => ref.original.startsWith(p) || qualified.startsWith(p));
-}
-
-/** The new value in the quoting style of the old one. */
-function scalarText(node: Scalar, value: string): string {
-  switch (node.type) {
-    case "QUOTE_SINGLE":
-      return `'${value.replaceAll("'", "''")}'`;
-    case "PLAIN":
-      return value;
-    default:
-      // Double-quoted stays double-quoted; a block scalar becomes one line.
-      return JSON.stringify(value);
-  }
 }
 
 function failureMessage(ref: ImageReference, error: unknown): string {
