@@ -9,11 +9,12 @@ import { InvalidReferenceError, parseReference } from "./name/reference.js";
 import type { ImageReference } from "./name/reference.js";
 import type { TextEdit } from "./resourcelist/edits.js";
 import { fileRef, isLocalConfig, resourceRef } from "./resourcelist/identity.js";
-import { scalarText } from "./resourcelist/scalar-text.js";
+import { scalarEdit } from "./resourcelist/scalar-text.js";
 import { describe } from "./resourcelist/resource-list.js";
 import type { ResourceList } from "./resourcelist/resource-list.js";
 import { lookupKey, resolveAll } from "./resolve.js";
 import type { DigestSource } from "./resolve.js";
+import { fieldValue } from "./results.js";
 import type { FileRef, ResourceRef, Result } from "./results.js";
 import { imageSlots } from "./workloads.js";
 
@@ -42,7 +43,7 @@ function located(where: Where, result: Omit<Result, "resourceRef" | "file">, cur
   // Key order as kpt prints results: message, severity, resourceRef, field, file.
   const out: Result = { message: result.message, severity: result.severity, resourceRef: where.resourceRef };
   out.field = { path: where.path };
-  if (currentValue !== undefined) out.field.currentValue = currentValue;
+  if (fieldValue(currentValue) !== undefined) out.field.currentValue = currentValue;
   if (proposedValue !== undefined) out.field.proposedValue = proposedValue;
   if (where.file) out.file = where.file;
   return out;
@@ -108,7 +109,7 @@ export async function pinImages(list: ResourceList, options: DigesterOptions, so
     const range = node.range;
     if (!range) throw new Error(`image node without a source range at ${where.path}`);
     // One edit per node: an anchored image shared through aliases is pinned once.
-    edits.set(range[0], { start: range[0], end: range[1], text: scalarText(node, value) });
+    edits.set(range[0], scalarEdit(list.source, node, value));
     pinned++;
     const how = outcome.note ? ` (${outcome.note})` : "";
     report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), slot);
