@@ -54,7 +54,7 @@ export function checkExpansion(document: Document.Parsed): void {
     if (isMap(node)) {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
-        const key = pair.key as unknown;
+        const key = pair.key;
         const name = isScalar(key) ? keyName(key.value) : "?";
         path.push(name);
         total += size(key);

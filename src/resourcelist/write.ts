@@ -74,7 +74,8 @@ function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[]
 }
 
 function withoutResults(data: Record<string, unknown>): Record<string, unknown> {
-  const { results: _results, ...rest } = data;
+  const rest = { ...data };
+  delete rest.results;
   return rest;
 }
 
