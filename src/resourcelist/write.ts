@@ -4,8 +4,9 @@
 // still says what the input said, except the pinned image fields and the
 // results. Output that would not is refused (InputError: exit 2, nothing on
 // stdout), never written: a corrupt manifest is worse than no output.
-import { isMap, isSeq } from "yaml";
-import type { Document, Scalar } from "yaml";
+import { isDeepStrictEqual } from "node:util";
+import { isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
+import type { Document, Node, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
 import { applyEdits } from "./edits.js";
@@ -42,35 +43,120 @@ function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[]
     const detail = error instanceof Error ? error.message : String(error);
     throw refusal(`the edited text does not read back as YAML (${detail})`, PLEASE_REPORT);
   }
+  const root = reread.contents;
+  if (!isMap(root)) throw refusal("the edited text is no longer a mapping", PLEASE_REPORT);
   const pinned = new Map<Scalar, string>(edits.map((e) => [e.node, e.value]));
-  const before = list.document.toJS(MEASURED) as Record<string, unknown>;
-  const after = reread.toJS(MEASURED) as unknown;
-  if (typeof after !== "object" || after === null || Array.isArray(after)) throw refusal("the edited text is no longer a mapping", PLEASE_REPORT);
 
-  // What the data must be: the input's, with each pinned field's new value at every path that
-  // reads it (aliases and merge keys included) and nowhere else.
-  let expected: unknown = withoutResults(before);
+  // The same nodes with the same values (the pinned ones changed) read the same data; a list that
+  // shares values (aliases, merge keys) is compared as data, since an edit there reaches further.
+  const shared = list.source.includes("*") || list.source.includes("<<");
+  if (shared || !sameNodes(withoutResultsPair(list.root), withoutResultsPair(root), pinned)) {
+    compareData(list, reread, pinned);
+  }
+
+  const before = list.root.get("results", true);
+  if (results.length === 0 && !before) return;
+  const earlier = isSeq(before) ? (before.toJS(list.document, MEASURED) as unknown[]) : [];
+  const wanted = [...earlier, ...(JSON.parse(JSON.stringify(results)) as unknown[])];
+  const after = root.get("results", true) as Node | undefined;
+  // Most lists carry no results before ours: our block then holds only maps, lists and scalars, compared as they are.
+  if (!isSeq(before) && readsAs(after, wanted)) return;
+  const got: unknown = after === undefined ? undefined : after.toJS(reread, MEASURED);
+  if (!isDeepStrictEqual(wanted, got)) {
+    const at = firstDifference(wanted, got, ["results"]) ?? ["results"];
+    throw refusal(`the results would not read back as written (${formatPath(at)} differs)`, PLEASE_REPORT);
+  }
+}
+
+/** Whether a node without aliases or tags reads as `value` (plain JSON data). */
+function readsAs(node: unknown, value: unknown): boolean {
+  if (isSeq(node)) {
+    if (!Array.isArray(value) || node.items.length !== value.length || node.anchor || node.tag) return false;
+    return node.items.every((item, i) => readsAs(item, value[i]));
+  }
+  if (isMap(node)) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || node.anchor || node.tag) return false;
+    const record = value as Record<string, unknown>;
+    if (node.items.length !== Object.keys(record).length) return false;
+    return node.items.every((pair) => isScalar(pair.key) && typeof pair.key.value === "string" && Object.hasOwn(record, pair.key.value) && readsAs(pair.value, record[pair.key.value]));
+  }
+  return isScalar(node) && !node.anchor && Object.is(node.value, value);
+}
+
+function withoutResultsPair(map: YAMLMap): unknown[] {
+  return map.items.filter((p) => !(isScalar(p.key) && p.key.value === "results"));
+}
+
+/** Whether two node trees (pairs, collections, scalars, aliases) read as the same data, `pinned` scalars with their new values. */
+function sameNodes(a: unknown, b: unknown, pinned: ReadonlyMap<Scalar, string>): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameNodes(a[i], b[i], pinned)) return false;
+    return true;
+  }
+  if (isPair(a)) return isPair(b) && sameNodes(a.key, b.key, pinned) && sameNodes(a.value, b.value, pinned);
+  if (isScalar(a)) {
+    if (!isScalar(b) || a.tag !== b.tag || a.anchor !== b.anchor) return false;
+    const want: unknown = pinned.get(a) ?? a.value;
+    const got: unknown = b.value;
+    if (typeof want === "symbol" && typeof got === "symbol") return want.description === got.description;
+    return typeof want !== "object" && Object.is(want, got);
+  }
+  if (isAlias(a)) return isAlias(b) && a.source === b.source;
+  if (isMap(a) || isSeq(a)) {
+    if ((isMap(a) ? !isMap(b) : !isSeq(b)) || a.tag !== (b as Node).tag || a.anchor !== (b as Node).anchor) return false;
+    return sameNodes(a.items, (b as YAMLMap | YAMLSeq).items, pinned);
+  }
+  return (a === null || a === undefined) && (b === null || b === undefined);
+}
+
+/** The output's data against the input's with each pinned field's new value at every path that reads it, and nowhere else. */
+function compareData(list: ResourceList, reread: Document.Parsed, pinned: ReadonlyMap<Scalar, string>): void {
+  const before = withoutResults(list.document.toJS(MEASURED) as Record<string, unknown>);
+  const after = withoutResults(reread.toJS(MEASURED) as Record<string, unknown>);
+  // Copy-on-write along each pinned path; a container reached by two paths (an alias) gets a copy per path.
+  const copies = new Map<string, Record<string | number, unknown>>();
+  const set = (path: Path, value: string): void => {
+    let parent = before as Record<string | number, unknown>;
+    let key = "";
+    for (const part of path.slice(0, -1)) {
+      key += `/${part}`;
+      let child = copies.get(key);
+      if (!child) {
+        const original = parent[part];
+        if (typeof original !== "object" || original === null) return;
+        child = (Array.isArray(original) ? [...(original as unknown[])] : { ...(original as Record<string, unknown>) }) as Record<string | number, unknown>;
+        parent[part] = child;
+        copies.set(key, child);
+      }
+      parent = child;
+    }
+    parent[path[path.length - 1]!] = value;
+  };
   (list.items?.items ?? []).forEach((item, index) => {
     if (!isMap(item) || isLocalConfig(item)) return;
     for (const slot of imageSlots(item, list.document)) {
-      if (slot.kind !== "image") continue;
-      const value = pinned.get(slot.node);
-      if (value !== undefined) expected = setPath(expected, ["items", index, ...parsePath(slot.path)], value);
+      const value = slot.kind === "image" ? pinned.get(slot.node) : undefined;
+      if (value !== undefined) set(["items", index, ...parsePath(slot.path)], value);
     }
   });
-  const difference = firstDifference(expected, withoutResults(after as Record<string, unknown>), []);
-  if (difference) {
+  if (isDeepStrictEqual(before, after)) return;
+  const at = firstDifference(before, after, []) ?? [];
+  const was = valueAt(list.document.toJS(MEASURED), at);
+  const now = valueAt(after, at);
+  if ([...pinned].some(([node, value]) => node.value === was && value === now)) {
     throw refusal(
-      `${describePath(list, difference)} would change too, but it is not a pinned image field: it shares its value with one (an anchor and alias, or a merge key)`,
+      `${describePath(list, at)} would change too, but it is not a pinned image field: it shares its value with one (an anchor and alias, or a merge key)`,
       "Write the value out in each field, or list the image in skipPrefixes, and run again",
     );
   }
+  throw refusal(`${describePath(list, at)} would not read back as it was`, PLEASE_REPORT);
+}
 
-  const earlier = isSeq(list.root.get("results", true)) ? (before.results as unknown[]) : [];
-  const wanted = [...earlier, ...(JSON.parse(JSON.stringify(results)) as unknown[])];
-  const got = (after as Record<string, unknown>).results;
-  const resultDifference = firstDifference(wanted, got, ["results"]);
-  if (resultDifference) throw refusal(`the results would not read back as written (${formatPath(resultDifference)} differs)`, PLEASE_REPORT);
+function valueAt(data: unknown, path: Path): unknown {
+  let at = data;
+  for (const part of path) at = typeof at === "object" && at !== null ? (at as Record<string | number, unknown>)[part] : undefined;
+  return at;
 }
 
 function withoutResults(data: Record<string, unknown>): Record<string, unknown> {
@@ -89,23 +175,6 @@ function parsePath(path: string): Path {
     for (const index of m[2]?.matchAll(/\[(\d+)\]/g) ?? []) out.push(Number(index[1]));
   }
   return out;
-}
-
-/** `data` with `value` at `path`, copying only the objects on the way (others may be shared through aliases). */
-function setPath(data: unknown, path: Path, value: unknown): unknown {
-  if (path.length === 0) return value;
-  const [head, ...rest] = path as [string | number, ...Path];
-  if (Array.isArray(data)) {
-    const copy = [...(data as unknown[])];
-    copy[head as number] = setPath(copy[head as number], rest, value);
-    return copy;
-  }
-  if (typeof data === "object" && data !== null) {
-    const copy = { ...(data as Record<string, unknown>) };
-    copy[head] = setPath(copy[head], rest, value);
-    return copy;
-  }
-  throw new Error(`no ${String(head)} to set`);
 }
 
 /**

@@ -32,11 +32,11 @@ interface Property {
 
 const properties: Record<"generated" | "corpus", Property> = {
   generated: {
-    prop: () => fc.asyncProperty(choices, (n) => generatedCase(n, fakeRunner, fakeExpect, IMAGES, t)) as unknown as fc.IAsyncProperty<unknown[]>,
+    prop: () => fc.asyncProperty(choices, (n) => generatedCase(n, fakeRunner, fakeExpect, IMAGES, t)),
     input: (args: unknown[]) => generate(new Choices(args[0] as number[]), { images: IMAGES }).text,
   },
   corpus: {
-    prop: () => fc.asyncProperty(fc.nat(files.length - 1), choices, (i, n) => corpusCase(files[i]!, n, fakeRunner, fakeExpect, t)) as unknown as fc.IAsyncProperty<unknown[]>,
+    prop: () => fc.asyncProperty(fc.nat(files.length - 1), choices, (i, n) => corpusCase(files[i]!, n, fakeRunner, fakeExpect, t)),
     input: (args: unknown[]) => mutate(wrap(files[args[0] as number]!.text), new Choices(args[1] as number[])),
   },
 };
