@@ -50,8 +50,14 @@ export function parseResourceList(input: string): ResourceList {
     const eol = lineBreakOf(input);
     const bom = input.charCodeAt(0) === 0xfeff ? "\ufeff" : "";
     source = bom + withBreaks(new Document(data).toString({ lineWidth: 0, indentSeq: false }), eol);
-    document = parseOne(source);
-    if (!isDeepStrictEqual(document.toJS(MEASURED), data)) {
+    let same = false;
+    try {
+      document = parseOne(source);
+      same = isDeepStrictEqual(document.toJS(MEASURED), data);
+    } catch {
+      // A string key "<<" comes back as a merge key; yaml throws on its value.
+    }
+    if (!same) {
       throw new InputError("this flow-style input cannot be rewritten as block YAML with the same data (a quoted \"<<\" key?); write it in block style");
     }
   }

@@ -113,7 +113,12 @@ function sameNodes(a: unknown, b: unknown, pinned: ReadonlyMap<Scalar, string>):
 /** The output's data against the input's with each pinned field's new value at every path that reads it, and nowhere else. */
 function compareData(list: ResourceList, reread: Document.Parsed, pinned: ReadonlyMap<Scalar, string>): void {
   const before = withoutResults(list.document.toJS(MEASURED) as Record<string, unknown>);
-  const after = withoutResults(reread.toJS(MEASURED) as Record<string, unknown>);
+  let after: Record<string, unknown>;
+  try {
+    after = withoutResults(reread.toJS(MEASURED) as Record<string, unknown>);
+  } catch (error) {
+    throw refusal(`the edited text does not read back as data (${error instanceof Error ? error.message : String(error)})`, PLEASE_REPORT);
+  }
   // Copy-on-write along each pinned path; a container reached by two paths (an alias) gets a copy per path.
   const copies = new Map<string, Record<string | number, unknown>>();
   const set = (path: Path, value: string): void => {

@@ -177,6 +177,18 @@ describe("issue 9: the rest of the surface", () => {
     await invariant(json);
     await invariant(`${HEAD}- {kind: Pod, spec: {containers: [{name: a, image: nginx}, {image: 'redis'}]}}\n`);
   });
+
+  it("found by testing: JSON with a \"<<\" string key is refused (exit 2), not an internal error", async () => {
+    const json = '{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[{"kind":"Pod","metadata":{"annotations":{"<<":"x"}},"spec":{"containers":[{"image":"nginx"}]}}]}';
+    await assert.rejects(run(json), (e: unknown) => e instanceof InputError && /cannot be rewritten as block YAML/.test(e.message));
+  });
+
+  it("an inline merge source: <<: {image: …}", async () => {
+    const input = HEAD + pod("    - <<: {image: nginx}\n      name: a\n");
+    const out = await run(input);
+    assert.ok(out.output.includes(`<<: {image: ${pinned("nginx")}}`));
+    await invariant(input);
+  });
 });
 
 describe("issue 9: bad input stays small", () => {
