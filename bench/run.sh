@@ -16,7 +16,8 @@
 #   --no-skopeo         leave sequential skopeo out (comparing builds of ours)
 #   --no-build          use dist/ and build/ as they are
 #
-# Not part of `npm test`: it takes a few minutes and measures, it does not check.
+# Then bench/webhook.ts: the admission webhook against the same kind of registry
+# (bench/out/webhook.md). Not part of `npm test`: it takes a few minutes and measures, it does not check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=1
@@ -30,4 +31,6 @@ if [ "$build" = 1 ]; then
   npx tsc -p tsconfig.json
   node scripts/build.mjs
 fi
-exec node build/bench/run.js "${args[@]}"
+node build/bench/run.js "${args[@]}"
+# The webhook's series (reviews/s, p50/p99, warm and cold, next to k8s-digester's way); BENCH_WEBHOOK=0 leaves it out.
+if [ "${BENCH_WEBHOOK:-1}" != 0 ]; then node build/bench/webhook.js; fi

@@ -1,6 +1,9 @@
 // The KRM function as a pure-ish step: ResourceList text in, ResourceList
 // text and an exit code out. I/O and process concerns stay in main.ts.
+import type { KubeObject } from "./cluster/api.js";
 import { parseConfig } from "./config.js";
+import { nodesIn, podSpecsByNamespace } from "./core/objects.js";
+import type { NamespacedPodSpecs } from "./core/objects.js";
 import type { DigesterOptions } from "./config.js";
 import { pinImages } from "./pin.js";
 import type { PinReport } from "./pin.js";
@@ -21,10 +24,26 @@ export interface FunctionOutput {
   stats: PinReport["stats"];
 }
 
+/** What the command line adds to the function config (k8s-digester's flags and variables). */
+export interface FunctionFlags {
+  /** Added to the config's skipPrefixes (`--skip-prefixes`, `SKIP_PREFIXES`). */
+  readonly skipPrefixes?: readonly string[];
+  /**
+   * Online mode (`--offline=false`): the Secrets and ServiceAccounts these pod
+   * specs use, read from the cluster, beside those in the package.
+   */
+  readonly readCredentials?: ((workloads: NamespacedPodSpecs[]) => Promise<KubeObject[]>) | undefined;
+}
+
 /** Throws InputError when the input is not a ResourceList at all. */
-export async function runFunction(input: string, openSource: (options: DigesterOptions) => ClosableSource): Promise<FunctionOutput> {
+export async function runFunction(
+  input: string,
+  openSource: (options: DigesterOptions) => ClosableSource,
+  flags: FunctionFlags = {},
+): Promise<FunctionOutput> {
   const list = parseResourceList(input);
   const config = parseConfig(list.functionConfig, list.document);
+  if (flags.skipPrefixes) config.options.skipPrefixes.push(...flags.skipPrefixes);
   let report: PinReport;
   if (config.problems.length > 0) {
     // A bad config resolves nothing: the user asked for something we would not do.
@@ -35,9 +54,12 @@ export async function runFunction(input: string, openSource: (options: DigesterO
     }));
     report = { edits: [], results, stats: { fields: 0, pinned: 0, unique: 0 } };
   } else {
+    const items = list.items?.items ?? [];
+    const read = flags.readCredentials;
+    const credentialObjects = read ? nodesIn(list.document, await read(podSpecsByNamespace(items, list.document))) : undefined;
     const source = openSource(config.options);
     try {
-      report = await pinImages(list, config.options, source);
+      report = await pinImages(list, config.options, source, credentialObjects);
     } finally {
       await source.close();
     }

@@ -6,8 +6,11 @@ import type { CredentialScope } from "./credentials/pull-secrets.js";
 
 /** Anything that can turn a tag into a digest: the registry client, or a test double. */
 export interface DigestSource {
-  /** `scope`: the pull secret that applies to this image of this workload, if any. */
-  resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<string | Resolved>;
+  /**
+   * `scope`: the pull secret that applies to this image of this workload, if any.
+   * `signal`: the caller gave up (an admission deadline); requests of this lookup end.
+   */
+  resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<string | Resolved>;
 }
 
 /** A digest, and what to say about how it was found (e.g. which registry mirror answered). */
@@ -39,6 +42,7 @@ export async function resolveAll(
   lookups: Iterable<Lookup>,
   source: DigestSource,
   concurrency: number,
+  signal?: AbortSignal,
 ): Promise<Map<string, Outcome>> {
   const unique = new Map<string, Lookup>();
   for (const lookup of lookups) {
@@ -52,7 +56,7 @@ export async function resolveAll(
     for (let next = queue[taken++]; next !== undefined; next = queue[taken++]) {
       const [key, { ref, scope }] = next;
       try {
-        const found = await source.resolveDigest(ref, scope);
+        const found = await source.resolveDigest(ref, scope, signal);
         outcomes.set(key, typeof found === "string" ? { digest: found } : found);
       } catch (error) {
         outcomes.set(key, { error });

@@ -14,7 +14,7 @@ import type { CredentialScope } from "./pull-secrets.js";
 /** What this needs of a RegistryClient; `S` is its request counters. */
 export interface ScopedClient<S> {
   /** The digest, and a note on how it was found (a mirror answered). */
-  resolve(ref: ImageReference): Promise<{ readonly digest: string; readonly note?: string | undefined }>;
+  resolve(ref: ImageReference, signal?: AbortSignal): Promise<{ readonly digest: string; readonly note?: string | undefined }>;
   readonly stats: S;
   close(): Promise<void>;
 }
@@ -39,10 +39,14 @@ export class CredentialedRegistry<S extends { readonly [K in keyof S]: number }>
     this.clientFor(undefined);
   }
 
-  async resolveDigest(ref: ImageReference, scope?: CredentialScope): Promise<{ readonly digest: string; readonly note?: string | undefined }> {
+  async resolveDigest(
+    ref: ImageReference,
+    scope?: CredentialScope,
+    signal?: AbortSignal,
+  ): Promise<{ readonly digest: string; readonly note?: string | undefined }> {
     const { client, chain } = this.clientFor(scope);
     try {
-      return await client.resolve(ref);
+      return await client.resolve(ref, signal);
     } catch (err) {
       if (err instanceof RegistryError && (err.code === "UNAUTHORIZED" || err.code === "DENIED") && !this.annotated.has(err)) {
         this.annotated.add(err);

@@ -101,7 +101,7 @@ export class RegistryClient {
    * missing, any error), the registry itself does, and its error is the one
    * reported, with what the mirrors said appended.
    */
-  async resolve(ref: ImageReference): Promise<Resolution> {
+  async resolve(ref: ImageReference, signal?: AbortSignal): Promise<Resolution> {
     if (ref.digest !== undefined) return { digest: ref.digest };
     const tag = tagOf(ref);
     const upstream: ErrorContext = { registry: ref.registry, repository: ref.repository, tag, image: ref.original };
@@ -114,19 +114,19 @@ export class RegistryClient {
       }
       const repository = mirror.prefix ? `${mirror.prefix}/${ref.repository}` : ref.repository;
       try {
-        const digest = await this.resolveAt({ registry: mirror.host, repository, tag, image: ref.original });
+        const digest = await this.resolveAt({ registry: mirror.host, repository, tag, image: ref.original }, signal);
         this.answeredByMirror++;
         return { digest, mirror: mirror.display, note: `resolved through mirror ${mirror.display}` };
       } catch (err) {
         if (!(err instanceof RegistryError)) throw err;
-        if (this.transport.runSignal.aborted) throw err.rebind(upstream);
+        if (this.transport.runSignal.aborted || signal?.aborted) throw err.rebind(upstream);
         const why = mirrorFailure(err);
         if (MIRROR_DOWN.has(err.code)) this.network.mirrorsDown.set(mirror.display, `failed earlier: ${why}`);
         failed.push(`mirror ${mirror.display}: ${why}`);
       }
     }
     try {
-      const digest = await this.resolveAt(upstream);
+      const digest = await this.resolveAt(upstream, signal);
       return failed.length === 0 ? { digest } : { digest, note: `resolved from ${ref.registry} after ${failed.join("; ")}` };
     } catch (err) {
       if (err instanceof RegistryError && failed.length > 0) throw err.with({ note: `asked first: ${failed.join("; ")}` });
@@ -134,17 +134,19 @@ export class RegistryClient {
     }
   }
 
-  private async resolveAt(context: ErrorContext): Promise<string> {
+  /** `signal` ends this lookup's own requests (an admission deadline); shared probes and token fetches run on. */
+  private async resolveAt(context: ErrorContext, signal: AbortSignal | undefined): Promise<string> {
     try {
       // Lookups queued behind the global concurrency limit end at once after the deadline.
       if (this.transport.runSignal.aborted) throw this.transport.runSignal.reason as unknown;
+      if (signal?.aborted) throw signal.reason as unknown;
       const endpoint = await this.transport.endpoint(context);
       const manifest = new URL(`/v2/${context.repository}/manifests/${encodeURIComponent(context.tag)}`, endpoint.origin);
       const tags = new URL(`/v2/${context.repository}/tags/list?n=1`, endpoint.origin);
       return await resolveManifestDigest(
         {
-          manifest: (method) => this.send(endpoint, manifest, method === "HEAD" ? "head" : "get", context),
-          tags: () => this.send(endpoint, tags, "tags", context),
+          manifest: (method) => this.send(endpoint, manifest, method === "HEAD" ? "head" : "get", context, signal),
+          tags: () => this.send(endpoint, tags, "tags", context, signal),
         },
         context,
       );
@@ -156,11 +158,11 @@ export class RegistryClient {
   }
 
   /** One request, authenticated up front from the probe's challenge and retried once after a 401. */
-  private async send(endpoint: Endpoint, url: URL, kind: "head" | "get" | "tags", context: ErrorContext): Promise<HttpResponse> {
+  private async send(endpoint: Endpoint, url: URL, kind: "head" | "get" | "tags", context: ErrorContext, signal?: AbortSignal): Promise<HttpResponse> {
     const request = (authorization: string | undefined): Promise<HttpResponse> => {
       const headers: Record<string, string> = { accept: kind === "tags" ? "application/json" : MANIFEST_ACCEPT };
       if (authorization !== undefined) headers.authorization = authorization;
-      return this.transport.request(url, { method: kind === "head" ? "HEAD" : "GET", kind, headers }, context);
+      return this.transport.request(url, { method: kind === "head" ? "HEAD" : "GET", kind, headers, signal }, context);
     };
     const known = this.challenges.get(endpoint.origin) ?? parseChallenges(endpoint.wwwAuthenticate);
     let authorization = await this.auth.initial(context, known);

@@ -1,0 +1,226 @@
+// `npm run bench` (webhook part; alone: `npm run bench:webhook`): the built
+// webhook (dist/krm-digester webhook --offline --disable-cert-rotation) in
+// its own process over HTTPS, a real registry behind bench/latency-proxy.ts,
+// and next to it in the same run a baseline that does what k8s-digester
+// does (bench/baseline-webhook.ts: every image of every review resolved one
+// after another, no cache). Reviews are Deployments of 3 containers (2 unique
+// images), shaped as the API server sends them.
+//
+//   node build/bench/webhook.js [--seconds 5] [--latency 25] [--clients 32] [--rate 200]
+//
+// Writes bench/out/webhook.json and bench/out/webhook.md. Other work on the
+// machine moves these numbers: the load generator shares the cores.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
+import { object, review } from "../test/support/admission.js";
+import { createCa } from "../test/support/certs.js";
+import { freePort, startRegistry } from "../test/support/registry.js";
+import { seedImages } from "../test/support/seed.js";
+import { writePair } from "../test/support/webhook.js";
+import { startLatencyProxy } from "./latency-proxy.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const OUT = join(ROOT, "bench", "out");
+const BASELINE = fileURLToPath(new URL("./baseline-webhook.js", import.meta.url));
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  const n = Number(i >= 0 ? process.argv[i + 1] : fallback);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+};
+const SECONDS = arg("--seconds", 5);
+const LATENCY = arg("--latency", 25);
+const CLIENTS = arg("--clients", 32);
+const RATE = arg("--rate", 200);
+const COLD = arg("--cold", 100);
+
+interface Series {
+  readonly reviews: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+function series(latencies: number[], seconds: number): Series {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { reviews: latencies.length, seconds, perSecond: latencies.length / seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+}
+
+async function post(agent: Agent, url: string, body: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await request(url, { method: "POST", headers: { "content-type": "application/json" }, body, dispatcher: agent });
+  const text = await res.body.text();
+  if (res.statusCode !== 200 || !text.includes('"allowed":true')) throw new Error(`review failed: ${res.statusCode} ${text.slice(0, 300)}`);
+  return performance.now() - t0;
+}
+
+/** `clients` in a closed loop for `seconds`. */
+async function closedLoop(agent: Agent, url: string, bodies: readonly string[], clients: number, seconds: number): Promise<Series> {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) latencies.push(await post(agent, url, bodies[next++ % bodies.length] ?? ""));
+    }),
+  );
+  return series(latencies, (performance.now() - t0) / 1000);
+}
+
+/** A steady `rate` per second for `seconds`, whatever the answers take (an open loop, as a busy API server sends). */
+async function openLoop(agent: Agent, url: string, bodies: readonly string[], rate: number, seconds: number): Promise<Series> {
+  const total = Math.round(rate * seconds);
+  const t0 = performance.now();
+  const pending: Promise<number>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(post(agent, url, bodies[i % bodies.length] ?? ""));
+  }
+  const latencies = await Promise.all(pending);
+  return series(latencies, (performance.now() - t0) / 1000);
+}
+
+function started(child: ChildProcess, marker: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      if (seen.includes(marker)) return;
+      seen += c.toString();
+      if (seen.includes(marker)) resolve();
+    });
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before "${marker}": ${seen}`)));
+  });
+}
+
+function deployment(name: string, images: readonly string[]): string {
+  return JSON.stringify(review({ object: object({ kind: "Deployment", name, containers: images.map((image, i) => ({ name: `c${i}`, image })) }) }));
+}
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "—");
+
+async function main(): Promise<void> {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    const registry = await startRegistry();
+    cleanup.push(() => registry.stop());
+    const proxy = await startLatencyProxy({ upstream: registry.url, latencyMs: LATENCY });
+    cleanup.push(() => proxy.close());
+    const warmImages = Array.from({ length: 20 }, (_, i) => ({ repository: `warm/app${i}`, tag: "v1", kind: "oci-manifest" as const }));
+    const coldImages = Array.from({ length: COLD * 2 + 4 }, (_, i) => ({ repository: `cold/app${i % 2}`, tag: `t${i}`, kind: "oci-manifest" as const }));
+    process.stderr.write(`bench webhook: seeding ${warmImages.length + coldImages.length} images\n`);
+    await seedImages(registry, [...warmImages, ...coldImages]);
+
+    const ca = await createCa("krm-digester bench CA");
+    cleanup.push(() => ca.remove());
+    const certDir = mkdtempSync(join(tmpdir(), "krm-digester-bench-certs-"));
+    cleanup.push(() => rmSync(certDir, { recursive: true, force: true }));
+    await writePair(certDir, await ca.issue(["127.0.0.1"]));
+
+    const ours = await freePort();
+    const webhook = spawn(
+      process.execPath,
+      [join(ROOT, "dist", "krm-digester"), "webhook", "--offline", "--disable-cert-rotation", `--port=${ours}`, `--cert-dir=${certDir}`,
+        `--health-addr=127.0.0.1:${await freePort()}`, `--metrics-addr=127.0.0.1:${await freePort()}`],
+      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HOME: certDir } },
+    );
+    cleanup.push(() => void webhook.kill("SIGTERM"));
+    await started(webhook, "webhook serving");
+    // The log lines go on being read (a container runtime would), not printed.
+    webhook.stdout?.resume();
+    const theirs = await freePort();
+    const baseline = spawn(process.execPath, [BASELINE, String(theirs), certDir], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanup.push(() => void baseline.kill("SIGTERM"));
+    await started(baseline, "listening");
+
+    const agent = new Agent({ connect: { ca: ca.caPem }, connections: CLIENTS, keepAliveTimeout: 60_000 });
+    cleanup.push(() => agent.close());
+    const oursUrl = `https://127.0.0.1:${ours}/v1/mutate?timeout=10s`;
+    const theirsUrl = `https://127.0.0.1:${theirs}/v1/mutate?timeout=10s`;
+    const img = (i: number): string => `${proxy.host}/warm/app${i % warmImages.length}:v1`;
+    // 3 containers, 2 unique images each; 1,000 bodies with their own uids and names.
+    const bodies = Array.from({ length: 1000 }, (_, i) => deployment(`web-${i}`, [img(i), img(i + 1), img(i)]));
+
+    // Round trip of one registry request through the proxy: what a cold review cannot avoid.
+    const rtts: number[] = [];
+    const direct = new Agent();
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      const r = await request(`${proxy.url}/v2/warm/app0/manifests/v1`, {
+        method: "HEAD",
+        headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+        dispatcher: direct,
+        reset: false,
+      });
+      await r.body.dump();
+      if (i > 0) rtts.push(performance.now() - t0);
+    }
+    await direct.close();
+    const rtt = series(rtts, 1).p50;
+
+    process.stderr.write("bench webhook: cold reviews (one at a time, 2 new images each)\n");
+    // Warm the connection and the registry probe first: "cold" is about the tag cache.
+    await post(agent, oursUrl, deployment("probe", [`${proxy.host}/cold/app0:t${COLD * 2}`, `${proxy.host}/cold/app1:t${COLD * 2 + 1}`]));
+    proxy.reset();
+    const cold: number[] = [];
+    for (let i = 0; i < COLD; i++) {
+      cold.push(await post(agent, oursUrl, deployment(`cold-${i}`, [`${proxy.host}/cold/app0:t${2 * i}`, `${proxy.host}/cold/app1:t${2 * i + 1}`, `${proxy.host}/cold/app0:t${2 * i}`])));
+    }
+    const coldHeads = proxy.counts().requests["HEAD manifest"] ?? 0;
+    const coldSeries = series(cold, 1);
+
+    process.stderr.write(`bench webhook: warm, ${CLIENTS} clients, ${SECONDS} s each\n`);
+    await closedLoop(agent, oursUrl, bodies, CLIENTS, 1); // connections, JIT, cache
+    const warm = await closedLoop(agent, oursUrl, bodies, CLIENTS, SECONDS);
+    const steady = await openLoop(agent, oursUrl, bodies, RATE, SECONDS);
+    process.stderr.write("bench webhook: baseline (k8s-digester's way)\n");
+    await closedLoop(agent, theirsUrl, bodies, CLIENTS, 1);
+    const baseWarm = await closedLoop(agent, theirsUrl, bodies, CLIENTS, SECONDS);
+    const baseSteady = await openLoop(agent, theirsUrl, bodies, RATE, SECONDS);
+
+    const results = {
+      when: new Date().toISOString(),
+      cpus: cpus().length,
+      load: loadavg().map((l) => Number(l.toFixed(2))),
+      latencyMs: LATENCY,
+      registryRoundTripMs: rtt,
+      cold: { ...coldSeries, headsPerReview: coldHeads / COLD, oursMs: coldSeries.p50 - rtt },
+      warm,
+      steady,
+      baseline: { warm: baseWarm, steady: baseSteady },
+    };
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(join(OUT, "webhook.json"), `${JSON.stringify(results, null, 2)}\n`);
+    const md = [
+      `## Webhook (${results.when}, ${results.cpus} cores, load ${results.load.join(" ")}, ${LATENCY} ms per registry request)`,
+      "",
+      "| series | ours | baseline (sequential, no cache) | target |",
+      "| --- | --- | --- | --- |",
+      `| warm, ${CLIENTS} clients: reviews/s | ${fmt(warm.perSecond, 0)} (p50 ${fmt(warm.p50)} ms, p99 ${fmt(warm.p99)} ms) | ${fmt(baseWarm.perSecond, 0)} (p50 ${fmt(baseWarm.p50)} ms, p99 ${fmt(baseWarm.p99)} ms) | ≥ 3,000/s |`,
+      `| steady ${RATE}/s: p50 / p99 | ${fmt(steady.p50, 2)} / ${fmt(steady.p99, 2)} ms | ${fmt(baseSteady.p50, 2)} / ${fmt(baseSteady.p99, 2)} ms | p99 < 5 ms |`,
+      `| cold review, 2 new images: p50 / p99 | ${fmt(coldSeries.p50, 2)} / ${fmt(coldSeries.p99, 2)} ms; registry round trip ${fmt(rtt, 2)} ms; ours ${fmt(results.cold.oursMs, 2)} ms; ${fmt(results.cold.headsPerReview, 2)} HEAD per review | every review is cold | 1 round trip per unique image + < 2 ms |`,
+      "",
+      "The load generator runs on the same cores as the webhook; other work on the machine moves these figures.",
+      "",
+    ].join("\n");
+    writeFileSync(join(OUT, "webhook.md"), md);
+    process.stdout.write(md);
+  } finally {
+    for (const fn of cleanup.reverse()) await fn();
+  }
+}
+
+await main();

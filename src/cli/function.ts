@@ -1,0 +1,146 @@
+// The KRM function's command line: arguments, stdin, stdout, stderr and the
+// exit code. Everything a user can get wrong ends in a one-line message.
+import { runFunction } from "../function.js";
+import type { FunctionFlags } from "../function.js";
+import { RegistryStack } from "../core/registry-stack.js";
+import { formatResult } from "../results.js";
+import { VERSION, VERSION_LINE } from "../version.js";
+import { connect } from "./cluster.js";
+import { parseBool, parseFlags, splitSkipPrefixes } from "./flags.js";
+import type { FlagSpec } from "./flags.js";
+
+export const FUNCTION_HELP = `krm-digester ${VERSION}: pins container images in Kubernetes manifests to their registry digests.
+
+A KRM function: reads a ResourceList on stdin, writes it on stdout with every
+image in containers, initContainers and ephemeralContainers resolved against
+its registry (repo:tag -> repo:tag@sha256:...). Logs go to stderr.
+
+Usage:
+  kpt fn eval DIR --exec krm-digester [-- key=value ...]
+  kpt fn render DIR --allow-exec          (Kptfile pipeline step)
+  kustomize build --enable-alpha-plugins --enable-exec DIR
+  krm-digester < resource-list.yaml > out.yaml
+  krm-digester webhook [flags]            the mutating admission webhook (krm-digester webhook --help)
+
+Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v1alpha1):
+  skipPrefixes        images starting with one of these are left alone
+  concurrency         references resolved at once (default 100)
+  timeout             per registry request, e.g. 30s (default 30s)
+  insecureRegistries  hosts reached over plain HTTP when HTTPS fails
+  connectTimeout      per connection to a registry (default 10s)
+  runTimeout          whole run; lookups still open then fail (default 5m)
+  registryConcurrency requests in flight per registry host, HTTP/1.1 (default 16)
+  registryStreams     the same over HTTP/2, on one connection (default 100)
+  registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
+Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
+NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).
+
+Credentials, first match wins (docs/credentials.md): the workload's pull
+secrets in the package (imagePullSecrets, or its ServiceAccount's), then
+$DOCKER_CONFIG/config.json or ~/.docker/config.json (auths, credHelpers,
+credsStore), then containers auth.json ($REGISTRY_AUTH_FILE, …), then none.
+
+Exit status: 0 when every image was pinned or skipped, 1 when any result is
+an error (each is in the output's results and on stderr), 2 on bad input.
+
+Options (k8s-digester's, for kpt fn eval --exec "krm-digester --offline=false"):
+  --offline[=true|false]  true (default): no Kubernetes API; false: pull secrets and
+                          service accounts the package lacks are read from the cluster
+  --skip-prefixes=P1:P2   colon-separated, added to skipPrefixes; a piece that starts
+                          with a port joins the one before: reg.local:5000/team:gcr.io
+                          is reg.local:5000/team and gcr.io
+  --kubeconfig=PATH       the cluster for --offline=false (default $KUBECONFIG,
+                          ~/.kube/config, then in-cluster)
+  --help, --version
+Environment: OFFLINE, SKIP_PREFIXES (as the flags; flags win), DEBUG=true (info
+results on stderr too, stack traces on internal errors).
+`;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "offline", kind: "bool" },
+  { name: "skip-prefixes", kind: "string" },
+  { name: "kubeconfig", kind: "string" },
+  { name: "help", kind: "bool" },
+  { name: "h", kind: "bool" },
+  { name: "version", kind: "bool" },
+];
+
+/** DEBUG as k8s-digester reads it: any true value of Go's ParseBool. */
+export function debugEnabled(env: NodeJS.ProcessEnv): boolean {
+  const value = env.DEBUG ?? "";
+  try {
+    return value !== "" && parseBool(value, "DEBUG");
+  } catch {
+    return false;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+export async function functionMain(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const flags = parseFlags(args, FLAGS, "");
+  if (flags.get("help") || flags.get("h")) {
+    await write(process.stdout, FUNCTION_HELP);
+    return 0;
+  }
+  if (flags.get("version")) {
+    await write(process.stdout, `${VERSION_LINE}\n`);
+    return 0;
+  }
+  const offlineFlag = flags.get("offline");
+  const offline = typeof offlineFlag === "boolean" ? offlineFlag : env.OFFLINE ? parseBool(env.OFFLINE, "OFFLINE") : true;
+  const skipFlag = flags.get("skip-prefixes");
+  const skip = typeof skipFlag === "string" ? skipFlag : env.SKIP_PREFIXES;
+  const kubeconfig = flags.get("kubeconfig");
+  if (process.stdin.isTTY) {
+    process.stderr.write("krm-digester: expected a ResourceList on stdin (run it through kpt or kustomize, or pipe a file in; see --help)\n");
+    return 2;
+  }
+  const debug = debugEnabled(env);
+  const started = performance.now();
+  const input = await readStdin();
+  const extra: { -readonly [K in keyof FunctionFlags]: FunctionFlags[K] } = {};
+  if (skip !== undefined) extra.skipPrefixes = splitSkipPrefixes(skip);
+  let closeCluster: (() => Promise<void>) | undefined;
+  if (!offline) {
+    extra.readCredentials = async (workloads) => {
+      const access = await connect({ kubeconfig: typeof kubeconfig === "string" ? kubeconfig : undefined });
+      closeCluster = () => access.cluster.close();
+      const lists = await Promise.all(workloads.map((w) => access.pullSecretObjects(w.namespace, w.podSpecs)));
+      return lists.flat();
+    };
+  }
+  let stack: RegistryStack | undefined;
+  let result;
+  try {
+    result = await runFunction(
+      input,
+      (options) => (stack = new RegistryStack({ ...options, shortRun: true })),
+      extra,
+    );
+  } finally {
+    await closeCluster?.();
+  }
+  // The whole list reaches stdout before anything else happens: kpt writes
+  // whatever it receives, so a cut-off output would delete manifests.
+  await write(process.stdout, result.output);
+  for (const r of result.results) if (debug || r.severity !== "info") process.stderr.write(`krm-digester: ${formatResult(r)}\n`);
+  const { fields, pinned, unique } = result.stats;
+  const s = stack?.stats;
+  const extraCounts = s ? [s.retries ? `${s.retries} retried` : "", s.mirrored ? `${s.mirrored} through mirrors` : ""].filter(Boolean) : [];
+  const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests${extraCounts.map((e) => `, ${e}`).join("")})` : "";
+  const errors = result.results.filter((r) => r.severity === "error").length;
+  process.stderr.write(
+    `krm-digester: ${pinned} of ${fields} image fields pinned, ${unique} unique references resolved${requests}, ` +
+      `${errors} error${errors === 1 ? "" : "s"}, ${Math.round(performance.now() - started)} ms\n`,
+  );
+  return result.exitCode;
+}

@@ -1,0 +1,144 @@
+// `krm-digester webhook`: k8s-digester's flags, then the webhook until
+// SIGTERM (or SIGINT), which drains in-flight reviews before exit.
+import { InputError } from "../resourcelist/errors.js";
+import { VERSION } from "../version.js";
+import { startWebhook } from "../webhook/webhook.js";
+import type { WebhookConfig } from "../webhook/webhook.js";
+import { connect, startCertRotation } from "./cluster.js";
+import { write } from "./function.js";
+import { parseAddress, parseFlags, splitSkipPrefixes } from "./flags.js";
+import type { FlagSpec } from "./flags.js";
+
+export const WEBHOOK_HELP = `krm-digester ${VERSION} webhook: the mutating admission webhook.
+
+Pins every image in Pods (and pods/ephemeralcontainers), PodTemplates,
+ReplicationControllers, Deployments, ReplicaSets (not those a Deployment
+controls), StatefulSets, DaemonSets, Jobs, CronJobs and custom resources
+shaped like them, in namespaces labelled digest-resolution: enabled, on
+CREATE and UPDATE. AdmissionReview admission.k8s.io/v1 and v1beta1 on
+POST /v1/mutate, answered with a JSONPatch that touches image fields only.
+
+Usage:
+  krm-digester webhook [flags]
+
+Flags (k8s-digester's):
+  --port=8443               HTTPS port of the webhook
+  --cert-dir=/certs         holds tls.crt and tls.key; reloaded when they change
+  --health-addr=:9090       /healthz and /readyz (HOST:PORT or :PORT)
+  --metrics-addr=:8888      /metrics, Prometheus (HOST:PORT or :PORT)
+  --offline                 no Kubernetes API: credentials from the mounted docker
+                            config, auth.json and helpers only (default false)
+  --disable-cert-rotation   use the files in --cert-dir as they come (cert-manager);
+                            without it the webhook makes and rotates its own
+  --dry-run                 log what would be pinned, patch nothing
+  --ignore-errors           admit an object whose image cannot be resolved, unchanged
+                            there, with a warning; without it the object is denied
+  --skip-prefixes=P1:P2     images starting with one of these are left alone; colon-
+                            separated, a piece starting with a port joins the one
+                            before (reg.local:5000/team:gcr.io = reg.local:5000/team, gcr.io)
+  --kubeconfig=PATH         the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
+Flags of ours:
+  --cache-ttl=5m            how long a tag's digest is reused (all requests share one cache)
+  --negative-cache-ttl=10s  how long a failed lookup is reused
+  --cache-size=10000        most tags kept (least recently used go first)
+  --registry-timeout=10s    one registry request (the API server's timeout ends it sooner)
+Environment: POD_NAMESPACE (the webhook's own namespace, never mutated); proxy and
+CA variables as for the function (docs/config.md). Opt out per object with the
+annotation krm-digester.dev/skip: "true".
+`;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "port", kind: "string" },
+  { name: "cert-dir", kind: "string" },
+  { name: "health-addr", kind: "string" },
+  { name: "metrics-addr", kind: "string" },
+  { name: "offline", kind: "bool" },
+  { name: "disable-cert-rotation", kind: "bool" },
+  { name: "dry-run", kind: "bool" },
+  { name: "ignore-errors", kind: "bool" },
+  { name: "skip-prefixes", kind: "string" },
+  { name: "kubeconfig", kind: "string" },
+  { name: "cache-ttl", kind: "string" },
+  { name: "negative-cache-ttl", kind: "string" },
+  { name: "cache-size", kind: "string" },
+  { name: "registry-timeout", kind: "string" },
+  { name: "help", kind: "bool" },
+  { name: "h", kind: "bool" },
+];
+
+export interface WebhookFlags {
+  readonly config: Omit<WebhookConfig, "log" | "cluster">;
+  readonly offline: boolean;
+  readonly disableCertRotation: boolean;
+  readonly kubeconfig: string | undefined;
+}
+
+/** Flags to settings; throws InputError naming the flag. */
+export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): WebhookFlags | "help" {
+  const f = parseFlags(args, FLAGS, "webhook");
+  if (f.get("help") || f.get("h")) return "help";
+  const str = (name: string, fallback: string): string => {
+    const v = f.get(name);
+    return typeof v === "string" ? v : fallback;
+  };
+  const bool = (name: string): boolean => f.get(name) === true;
+  const port = Number(str("port", "8443"));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError(`webhook: --port must be a port number, got ${JSON.stringify(str("port", ""))}`);
+  const cacheSize = Number(str("cache-size", "10000"));
+  if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new InputError(`webhook: --cache-size must be a whole number above 0, got ${JSON.stringify(str("cache-size", ""))}`);
+  const kubeconfig = f.get("kubeconfig");
+  return {
+    offline: bool("offline"),
+    disableCertRotation: bool("disable-cert-rotation"),
+    kubeconfig: typeof kubeconfig === "string" ? kubeconfig : undefined,
+    config: {
+      port,
+      certDir: str("cert-dir", "/certs"),
+      healthAddr: parseAddress(str("health-addr", ":9090"), "--health-addr"),
+      metricsAddr: parseAddress(str("metrics-addr", ":8888"), "--metrics-addr"),
+      dryRun: bool("dry-run"),
+      ignoreErrors: bool("ignore-errors"),
+      skipPrefixes: splitSkipPrefixes(str("skip-prefixes", "")),
+      cacheTtlMs: durationFlag("cache-ttl", str("cache-ttl", "5m")),
+      negativeCacheTtlMs: durationFlag("negative-cache-ttl", str("negative-cache-ttl", "10s")),
+      cacheSize,
+      registryTimeoutMs: durationFlag("registry-timeout", str("registry-timeout", "10s")),
+      ownNamespace: env.POD_NAMESPACE || undefined,
+    },
+  };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function durationFlag(name: string, value: string): number {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) throw new InputError(`webhook: --${name} must be a duration such as 30s, 5m or 1h, got ${JSON.stringify(value)}`);
+  let ms = 0;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
+  return Math.round(ms);
+}
+
+function log(line: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+}
+
+export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const flags = webhookFlags(args, env);
+  if (flags === "help") {
+    await write(process.stdout, WEBHOOK_HELP);
+    return 0;
+  }
+  // The API is needed for pull secrets (online) and for writing the caBundle (rotation), even offline.
+  const access = !flags.offline || !flags.disableCertRotation ? await connect({ kubeconfig: flags.kubeconfig }) : undefined;
+  const rotation = flags.disableCertRotation || !access ? undefined : await startCertRotation({ certDir: flags.config.certDir, cluster: access.cluster, log });
+  const running = await startWebhook({ ...flags.config, cluster: flags.offline ? undefined : access, log });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log({ level: "info", msg: `${signal}: draining`, inFlight: running.server.activeReviews });
+  rotation?.stop();
+  await running.stop();
+  if (flags.offline) await access?.cluster.close();
+  log({ level: "info", msg: "stopped" });
+  return 0;
+}

@@ -1,0 +1,86 @@
+// Plain API objects (JSON from the cluster or an AdmissionReview) as nodes of
+// a yaml document, so the one walk and the one pull-secret reader run on them.
+import { Document, isMap } from "yaml";
+import { MEASURED } from "../resourcelist/limits.js";
+import { CONTAINER_LISTS, POD_SPEC_PATHS } from "../workloads.js";
+
+/** A document holding `objects` as a list (no source text: nothing is edited in it). */
+export function documentOf(objects: readonly unknown[]): { document: Document.Parsed; nodes: unknown[] } {
+  // Built from the values, not parsed from text: the yaml parser reads about 1 MB/s.
+  const document = new Document(objects) as unknown as Document.Parsed;
+  const root = document.contents as unknown as { items: unknown[] };
+  return { document, nodes: root.items };
+}
+
+/** More nodes in an existing document (e.g. Secrets and ServiceAccounts read from the cluster). */
+export function nodesIn(document: Document.Parsed, objects: readonly unknown[]): unknown[] {
+  return objects.map((o) => document.createNode(o));
+}
+
+export interface NamespacedPodSpecs {
+  /** "" for items without a namespace. */
+  readonly namespace: string;
+  readonly podSpecs: unknown[];
+}
+
+/** The pod specs of `items`, by namespace: what the cluster is asked pull secrets for (online mode). */
+export function podSpecsByNamespace(items: readonly unknown[], document: Document.Parsed): NamespacedPodSpecs[] {
+  const byNamespace = new Map<string, unknown[]>();
+  for (const item of items) {
+    if (!isMap(item)) continue;
+    const object = item.toJS(document, MEASURED) as Record<string, unknown>; // expansion bounded at parse (resourcelist/limits.ts)
+    const metadata = object.metadata as Record<string, unknown> | undefined;
+    const namespace = typeof metadata?.namespace === "string" ? metadata.namespace : "";
+    for (const path of POD_SPEC_PATHS) {
+      const spec = path.reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), object);
+      if (spec && typeof spec === "object" && ("containers" in spec || "initContainers" in spec || "ephemeralContainers" in spec)) {
+        const list = byNamespace.get(namespace) ?? [];
+        list.push(spec);
+        byNamespace.set(namespace, list);
+      }
+    }
+  }
+  return [...byNamespace].map(([namespace, podSpecs]) => ({ namespace, podSpecs }));
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const POD_SPEC_KEYS = ["imagePullSecrets", "serviceAccountName", "serviceAccount"] as const;
+
+/**
+ * The parts of an API object that the walk, the pull-secret reader and the
+ * results read: identity, annotations, and along each pod spec path its
+ * container lists (name and image of each container, at the same indexes)
+ * and pull-secret fields. An object from the API server carries much more
+ * (managedFields, status, the rest of every container); turning all of it
+ * into yaml nodes was most of a review's time.
+ */
+export function walkable(object: Json): Json {
+  const out: Json = { apiVersion: object.apiVersion, kind: object.kind };
+  const metadata = object.metadata;
+  if (isObject(metadata)) {
+    const m: Json = {};
+    for (const key of ["name", "namespace", "generateName", "annotations"]) if (metadata[key] !== undefined) m[key] = metadata[key];
+    out.metadata = m;
+  }
+  for (const path of POD_SPEC_PATHS) {
+    let from: unknown = object;
+    for (const key of path) from = isObject(from) ? from[key] : undefined;
+    if (!isObject(from)) continue;
+    let to = out;
+    for (const key of path) {
+      const next = isObject(to[key]) ? (to[key]) : {};
+      to[key] = next;
+      to = next;
+    }
+    for (const key of POD_SPEC_KEYS) if (from[key] !== undefined) to[key] = from[key];
+    for (const list of CONTAINER_LISTS) {
+      const containers = from[list];
+      if (containers === undefined) continue;
+      to[list] = Array.isArray(containers)
+        ? containers.map((c: unknown) => (isObject(c) ? { ...(c.name !== undefined ? { name: c.name } : {}), ...("image" in c ? { image: c.image } : {}) } : c))
+        : containers;
+    }
+  }
+  return out;
+}

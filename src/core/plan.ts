@@ -1,0 +1,257 @@
+// The shared core of every front end: walk the items, find each image field,
+// resolve the unique references (with the pull secrets that apply), and say
+// per field what its pinned value is, or why it has none. Front ends turn the
+// plan into their own output: the function into text edits of the
+// ResourceList, the webhook into JSON Patch operations.
+import { createHash } from "node:crypto";
+import { isMap } from "yaml";
+import type { Document, Scalar, YAMLMap } from "yaml";
+import { PullSecrets } from "../credentials/pull-secrets.js";
+import type { CredentialScope, SecretEntry, SecretProblem, WorkloadSecrets } from "../credentials/pull-secrets.js";
+import { InvalidReferenceError, parseReference } from "../name/reference.js";
+import type { ImageReference } from "../name/reference.js";
+import { RegistryError } from "../registry/errors.js";
+import { fileRef, isLocalConfig, resourceRef } from "../resourcelist/identity.js";
+import { describe } from "../resourcelist/resource-list.js";
+import { lookupKey, resolveAll } from "../resolve.js";
+import type { DigestSource } from "../resolve.js";
+import { fieldValue } from "../results.js";
+import type { FileRef, ResourceRef, Result } from "../results.js";
+import { imageSlots } from "../workloads.js";
+
+/** A key or list index on the way from an item's root to a field. */
+export type Segment = string | number;
+
+export interface PlanInput {
+  /** The objects to walk (yaml nodes of one document). */
+  readonly items: readonly unknown[];
+  readonly document: Document.Parsed;
+  /**
+   * Secrets and ServiceAccounts from elsewhere (read from the cluster), as
+   * nodes of the same document: read for pull secrets after those among
+   * `items`, never walked or changed.
+   */
+  readonly credentialObjects?: readonly unknown[] | undefined;
+}
+
+/** Where a field is, as a front end needs it. */
+export interface Slot {
+  readonly itemIndex: number;
+  readonly item: YAMLMap;
+  /** "spec.template.spec.containers[0].image", as results print it. */
+  readonly path: string;
+  /** The same path as keys and indexes: ["spec", "template", "spec", "containers", 0, "image"]. */
+  readonly segments: readonly Segment[];
+}
+
+export interface PlanOptions {
+  readonly skipPrefixes: readonly string[];
+  /** Unique references resolved at once. */
+  readonly concurrency: number;
+  /** The caller gave up (a deadline): lookups in flight end, and fail. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * A digest this field must keep without a lookup (the webhook: the one
+   * oldObject had for the same repo:tag), or undefined to resolve it.
+   */
+  readonly known?: ((slot: Slot, ref: ImageReference) => string | undefined) | undefined;
+  /** Only these fields are looked at (the webhook on `pods/ephemeralcontainers`: ephemeral containers only); default all. */
+  readonly include?: ((slot: Slot) => boolean) | undefined;
+}
+
+export interface Pin extends Slot {
+  /** The yaml scalar that holds the image (shared by aliases: edit it once). */
+  readonly node: Scalar;
+  readonly ref: ImageReference;
+  /** `repo:tag@sha256:…`: the reference as written with the digest appended. */
+  readonly value: string;
+  readonly digest: string;
+  /** True when the digest came from `known` rather than a lookup. */
+  readonly kept: boolean;
+}
+
+/** Why a field could not be pinned: a RegistryError code, INVALID_REFERENCE or INVALID_FIELD. */
+export interface Failure extends Slot {
+  /** The image as written, when the field holds a string. */
+  readonly image: string | undefined;
+  readonly cause: string;
+  /** The error result's message. */
+  readonly message: string;
+}
+
+export interface PinPlan {
+  readonly pins: Pin[];
+  readonly failures: Failure[];
+  /** KRM results in document order: one per pinned field, failure and pull-secret problem. */
+  readonly results: Result[];
+  /** Image fields seen, pinned, and how many unique references were looked up. */
+  readonly stats: { fields: number; pinned: number; unique: number };
+}
+
+interface Where {
+  resourceRef: ResourceRef;
+  file: FileRef | undefined;
+  path: string;
+}
+
+interface Pending {
+  ref: ImageReference;
+  /** The pull secret of the workload that applies to this image, if any. */
+  scope: CredentialScope | undefined;
+  node: Scalar;
+  where: Where;
+  at: Slot;
+  order: number;
+}
+
+export async function planPins(input: PlanInput, options: PlanOptions, source: DigestSource): Promise<PinPlan> {
+  // Results come out in document order; order numbers keep that order across
+  // the walk (immediate problems) and resolution (later outcomes).
+  const ordered: { order: number; result: Result }[] = [];
+  let orderCount = 0;
+  const report = (result: Result, order = orderCount++): void => void ordered.push({ order, result });
+  const pending: Pending[] = [];
+  const pins: Pin[] = [];
+  const failures: Failure[] = [];
+  let fields = 0;
+  const pullSecrets = new PullSecrets([...input.items, ...(input.credentialObjects ?? [])], input.document);
+
+  input.items.forEach((entry, itemIndex) => {
+    if (!isMap(entry)) {
+      report({ severity: "error", message: `items[${itemIndex}] is not a Kubernetes object (got ${describe(entry)}); it was left as it is` });
+      return;
+    }
+    if (isLocalConfig(entry)) return;
+    const slots = imageSlots(entry, input.document);
+    if (slots.length === 0) return;
+    const resource = resourceRef(entry);
+    const file = fileRef(entry);
+    let secrets: WorkloadSecrets | undefined;
+    for (const slot of slots) {
+      const where = { resourceRef: resource, file, path: slot.path };
+      const at: Slot = { itemIndex, item: entry, path: slot.path, segments: segmentsOf(slot.path) };
+      if (options.include && !options.include(at)) continue;
+      fields++;
+      if (slot.kind === "problem") {
+        const message = `${slot.message}; set it to an image reference such as registry/repository:tag`;
+        report(located(where, { severity: "error", message }, slot.currentValue));
+        failures.push({ ...at, image: undefined, cause: "INVALID_FIELD", message });
+        continue;
+      }
+      let ref: ImageReference;
+      try {
+        ref = parseReference(slot.value);
+      } catch (error) {
+        if (!(error instanceof InvalidReferenceError)) throw error;
+        const message = `${error.message}; fix the image field`;
+        report(located(where, { severity: "error", message }, slot.value));
+        failures.push({ ...at, image: slot.value, cause: "INVALID_REFERENCE", message });
+        continue;
+      }
+      if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
+      const known = options.known?.(at, ref);
+      if (known !== undefined) {
+        const value = `${ref.original}@${known}`;
+        pins.push({ ...at, node: slot.node, ref, value, digest: known, kept: true });
+        report(located(where, { severity: "info", message: `kept ${ref.original} at ${known}, as before this update` }, ref.original, value));
+        continue;
+      }
+      if (!secrets) {
+        secrets = pullSecrets.forWorkload(entry);
+        for (const problem of pullSecrets.takeProblems()) report(secretWarning(problem));
+      }
+      pending.push({ ref, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
+    }
+  });
+
+  const outcomes = await resolveAll(pending, source, options.concurrency, options.signal);
+
+  let pinned = pins.length;
+  for (const { ref, scope, node, where, at, order } of pending) {
+    const outcome = outcomes.get(lookupKey(ref, scope));
+    if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
+    if ("error" in outcome) {
+      const message = failureMessage(ref, outcome.error);
+      report(located(where, { severity: "error", message }, ref.original), order);
+      failures.push({ ...at, image: ref.original, cause: causeOf(outcome.error), message });
+      continue;
+    }
+    const value = `${ref.original}@${outcome.digest}`;
+    pins.push({ ...at, node, ref, value, digest: outcome.digest, kept: false });
+    pinned++;
+    const how = outcome.note ? ` (${outcome.note})` : "";
+    report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), order);
+  }
+  const results = ordered.sort((a, b) => a.order - b.order).map((o) => o.result);
+  return { pins, failures, results, stats: { fields, pinned, unique: outcomes.size } };
+}
+
+/** "spec.template.spec.containers[0].image" as keys and indexes (the walk's keys hold no dots or brackets). */
+export function segmentsOf(path: string): Segment[] {
+  const segments: Segment[] = [];
+  for (const part of path.split(".")) {
+    const bracket = part.indexOf("[");
+    if (bracket < 0) {
+      segments.push(part);
+      continue;
+    }
+    segments.push(part.slice(0, bracket));
+    for (const m of part.slice(bracket).matchAll(/\[(\d+)\]/g)) segments.push(Number(m[1]));
+  }
+  return segments;
+}
+
+const scoped = new WeakMap<SecretEntry, CredentialScope>();
+
+/**
+ * The scope's id with the credential itself folded in: a pull secret rotated
+ * under the same name must not share cached digests or a client (holding the
+ * old password) with its former self. Within one run this changes nothing.
+ */
+function withCredential(scope: CredentialScope | undefined): CredentialScope | undefined {
+  if (!scope) return undefined;
+  let out = scoped.get(scope.entry);
+  if (!out) {
+    const fingerprint = createHash("sha256").update(JSON.stringify(scope.entry.credential)).digest("hex").slice(0, 16);
+    out = { id: `${scope.id}.${fingerprint}`, entry: scope.entry };
+    scoped.set(scope.entry, out);
+  }
+  return out;
+}
+
+function located(where: Where, result: Omit<Result, "resourceRef" | "file">, currentValue?: unknown, proposedValue?: unknown): Result {
+  // Key order as kpt prints results: message, severity, resourceRef, field, file.
+  const out: Result = { message: result.message, severity: result.severity, resourceRef: where.resourceRef };
+  out.field = { path: where.path };
+  // A long value is not repeated (results.ts fieldValue); the message quotes it cut short.
+  if (fieldValue(currentValue) !== undefined) out.field.currentValue = currentValue;
+  if (proposedValue !== undefined) out.field.proposedValue = proposedValue;
+  if (where.file) out.file = where.file;
+  return out;
+}
+
+/** A warning about a pull secret the workload uses, placed on the Secret. */
+function secretWarning(problem: SecretProblem): Result {
+  const result: Result = { message: problem.message, severity: "warning", resourceRef: resourceRef(problem.item) };
+  const file = fileRef(problem.item);
+  if (file) result.file = file;
+  return result;
+}
+
+export function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {
+  const qualified = `${ref.registry}/${ref.repository}`;
+  return prefixes.some((p) => ref.original.startsWith(p) || qualified.startsWith(p));
+}
+
+function causeOf(error: unknown): string {
+  return error instanceof RegistryError ? error.code : "ERROR";
+}
+
+function failureMessage(ref: ImageReference, error: unknown): string {
+  if (error instanceof Error) {
+    const message = error.message.includes(ref.original) ? error.message : `cannot resolve ${ref.original}: ${error.message}`;
+    if (!("hint" in error) || typeof error.hint !== "string" || error.hint === "") return message;
+    return `${message.replace(/\.?$/, ".")} ${error.hint}`;
+  }
+  return `cannot resolve ${ref.original}: ${String(error)}`;
+}
