@@ -28,7 +28,10 @@ await writeFile("dist/package.json", '{ "type": "commonjs" }\n');
 console.error(`built ${outfile} (${pkg.version})`);
 
 // The standalone executable next to it (Node SEA, no Node needed to run):
-// dist/krm-digester-linux-x64 on this Linux x64 machine. See scripts/sea.mjs.
+// dist/krm-digester-linux-x64 on this Linux x64 machine, made of the Node
+// pinned in scripts/node-release.json (npm's official node-linux-* binary,
+// fetched and checked by scripts/node-binary.mjs), not of the node running
+// this build. See scripts/sea.mjs.
 // KRM_DIGESTER_SEA=skip builds the bundle only (the Dockerfile's build stage).
 if (process.env.KRM_DIGESTER_SEA === "skip") {
   console.error("not building the standalone executable (KRM_DIGESTER_SEA=skip)");

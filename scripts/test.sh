@@ -14,4 +14,22 @@ node scripts/build.mjs
 echo "== tests" >&2
 mapfile -t files < <(find build/test -name '*.test.js' | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
-node --test --test-reporter=spec "$@" "${files[@]}"
+# The spec reporter on stdout; test/support/skip-reporter.js collects every
+# test that did not run (tests in a suite skipped as a whole are counted one
+# by one: test/support/node-test.ts), printed loudly after the summary.
+skips=$(mktemp)
+trap 'rm -f "$skips"' EXIT
+rc=0
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./build/test/support/skip-reporter.js --test-reporter-destination="$skips" \
+  "$@" "${files[@]}" || rc=$?
+if [ -s "$skips" ]; then
+  {
+    echo
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!!! SKIPPED: $(head -1 "$skips")"
+    tail -n +2 "$skips" | sed 's/^/!!! /'
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  } >&2
+fi
+exit $rc

@@ -4,7 +4,7 @@ import { runFunction } from "../function.js";
 import type { FunctionFlags } from "../function.js";
 import { RegistryStack } from "../core/registry-stack.js";
 import { formatResult } from "../results.js";
-import { VERSION } from "../version.js";
+import { VERSION, VERSION_LINE } from "../version.js";
 import { connect } from "./cluster.js";
 import { parseBool, parseFlags, splitSkipPrefixes } from "./flags.js";
 import type { FlagSpec } from "./flags.js";
@@ -92,7 +92,7 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
     return 0;
   }
   if (flags.get("version")) {
-    await write(process.stdout, `krm-digester ${VERSION}\n`);
+    await write(process.stdout, `${VERSION_LINE}\n`);
     return 0;
   }
   const offlineFlag = flags.get("offline");

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { promisify } from "node:util";
 import { parse, stringify } from "yaml";
 import { listFiles } from "../support/corpus.js";

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import type { Result } from "../../src/results.js";
 import { IMAGE, containerEnv, dockerShim, ensureImage, pathWith, runCommand } from "../support/container.js";

@@ -4,14 +4,16 @@
 // registry it could not reach and the flags that give it network. These need
 // neither kpt nor kubectl, so they run everywhere the suite does.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import type { Result } from "../../src/results.js";
 import { IMAGE, containerEnv, ensureImage, runCommand } from "../support/container.js";
 import { freePort, startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
-import { runFn } from "../support/run-fn.js";
+import { ROOT, runFn } from "../support/run-fn.js";
 import { seedSample, unpinnedSample } from "../support/sample-package.js";
 import type { SampleImages } from "../support/sample-package.js";
 
@@ -43,6 +45,24 @@ describe("the container image through podman", () => {
     const version = await runCommand("podman", ["run", "--rm", "--user", "nobody", "--network", "none", IMAGE, "--version"], { env: containerEnv() });
     assert.equal(version.code, 0, version.stderr);
     assert.match(version.stdout, /^krm-digester \d+\.\d+\.\d+/);
+  });
+
+  it("runs the Node line pinned for what ships (24), exactly the pinned Node on the offline stand-in base, and --version names it", async () => {
+    const pinned = (JSON.parse(await readFile(join(ROOT, "scripts", "node-release.json"), "utf8")) as { version: string }).version;
+    const node = await runCommand("podman", ["run", "--rm", "--network", "none", "--entrypoint", "/nodejs/bin/node", IMAGE, "--version"], { env: containerEnv() });
+    assert.equal(node.code, 0, node.stderr);
+    const inside = node.stdout.trim();
+    assert.equal(inside.split(".")[0], `v${pinned.split(".")[0]}`, `the image runs Node ${inside}; what ships runs Node ${pinned.split(".")[0]}`);
+    // The stand-in base (npm run image:offline) is made of the pinned binary and
+    // says so in a label the image inherits; distroless's own Node is any 24.x.
+    const label = await runCommand("podman", ["image", "inspect", "--format", '{{index .Labels "org.krm-digester.node"}}', IMAGE], { env: containerEnv() });
+    const standIn = label.stdout.trim();
+    if (standIn !== "" && standIn !== "<no value>") {
+      assert.equal(standIn, `v${pinned}`);
+      assert.equal(inside, `v${pinned}`);
+    }
+    const version = await runCommand("podman", ["run", "--rm", "--user", "nobody", "--network", "none", IMAGE, "--version"], { env: containerEnv() });
+    assert.match(version.stdout, new RegExp(`^krm-digester \\d+\\.\\d+\\.\\d+ \\(Node\\.js ${inside.replaceAll(".", "\\.")}\\)\n$`));
   });
 
   it("with the host network (kpt --network, kustomize network: true) it pins every image", async () => {

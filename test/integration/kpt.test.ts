@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { cp, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { parse } from "yaml";
 import { listFiles } from "../support/corpus.js";
 import { IMAGE, containerEnv, ensureImage, withTestImage } from "../support/container.js";

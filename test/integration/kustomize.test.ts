@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it } from "../support/node-test.js";
 import { parse, parseAllDocuments } from "yaml";
 import { IMAGE, containerEnv, dockerShim, ensureImage, pathWith, runCommand, withTestImage } from "../support/container.js";
 import type { DockerShim, RunResult } from "../support/container.js";

@@ -3,8 +3,9 @@
 # localhost/krm-digester:dev) is there and current for the container tests,
 # building it with `npm run image:offline` (stand-in bases: the public ones
 # cannot be pulled on the machines this project runs on) when it is missing,
-# older than the Dockerfile, or holds another bundle than dist/krm-digester
-# (build that first: npm run build). flock serialises test files that run at
+# older than the Dockerfile, holds another bundle than dist/krm-digester
+# (build that first: npm run build) or runs another Node than the one
+# scripts/node-release.json pins (the stand-in base is made of it). flock serialises test files that run at
 # the same time, so the image is built once per run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,10 +26,15 @@ elif [ ! -f dist/krm-digester ]; then
 else
   # The bundle inside vs the one just built here: esbuild writes the same
   # bytes from the same sources, so a difference means the image is stale.
-  inside=$(podman run --rm --network none --entrypoint /nodejs/bin/node "$image" -e \
-    'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync("/opt/krm-digester/krm-digester")).digest("hex"))')
+  read -r inside inside_node < <(podman run --rm --network none --entrypoint /nodejs/bin/node "$image" -e \
+    'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync("/opt/krm-digester/krm-digester")).digest("hex") + " " + process.version + "\n")') || true
   here=$(sha256sum dist/krm-digester | cut -d' ' -f1)
-  [ "$inside" = "$here" ] || reason="its bundle differs from dist/krm-digester"
+  pinned=v$(node scripts/node-binary.mjs version)
+  if [ "$inside" != "$here" ]; then
+    reason="its bundle differs from dist/krm-digester"
+  elif [ "$inside_node" != "$pinned" ]; then
+    reason="it runs Node $inside_node, scripts/node-release.json pins $pinned"
+  fi
 fi
 if [ -z "$reason" ]; then
   echo "ensure-image: $image is current" >&2
