@@ -1,6 +1,15 @@
 // The seam to the cluster (src/cluster/, @kubernetes/client-node, loaded only
 // here and only in online mode). Until src/cluster/client.ts is on main,
-// online mode says that it is missing instead of pretending to work.
+// online mode says that it is missing instead of pretending to work. Wiring
+// it is these lines (whoever lands second):
+//   connect:  const { connectCluster } = await import("../cluster/client.js");
+//             const { pullSecretObjects } = await import("../cluster/pull-secret-objects.js");
+//             const cluster = await connectCluster(options);
+//             return { cluster, pullSecretObjects: (ns, specs) => pullSecretObjects(cluster, ns, specs) };
+//   startCertRotation: const { startCertificateRotation } = await import("../webhook/certificates.js");
+//             return startCertificateRotation(options);
+// and the tests: test/e2e/cli.test.ts's "--offline=false says what online mode needs" and
+// "without --offline or --disable-cert-rotation" become runs against test/support/kube-api.ts.
 import type { Cluster, ClusterOptions, KubeObject } from "../cluster/api.js";
 import { InputError } from "../resourcelist/errors.js";
 
