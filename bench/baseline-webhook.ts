@@ -3,14 +3,17 @@
 // nothing shared between requests but connections. Same TLS, same registry
 // client (ours), so the difference measured is the design, not the HTTP stack.
 //
-//   node build/bench/baseline-webhook.js PORT CERT_DIR     (prints "listening" when ready)
+//   node build/bench/baseline-webhook.js PORT CERT_DIR [echo]    (prints "listening" when ready)
+//
+// With `echo` it answers every review "allowed" without looking at it: the
+// floor of HTTPS + JSON on this machine, for reading the other figures.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { join } from "node:path";
 import { parseReference } from "../src/name/reference.js";
 import { RegistryClient } from "../src/registry/client.js";
 
-const [port, certDir] = process.argv.slice(2);
+const [port, certDir, mode] = process.argv.slice(2);
 const client = new RegistryClient({ timeoutMs: 10_000, env: {} });
 const PATHS = [["spec"], ["template", "spec"], ["spec", "template", "spec"], ["spec", "jobTemplate", "spec", "template", "spec"]];
 
@@ -44,7 +47,7 @@ const server = createServer({ key: readFileSync(join(certDir ?? "", "tls.key")),
       const review = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { apiVersion: string; request: { uid: string; object: Json } };
       const response: Json = { uid: review.request.uid, allowed: true };
       try {
-        const ops = await mutate(review.request.object);
+        const ops = mode === "echo" ? [] : await mutate(review.request.object);
         if (ops.length > 0) {
           response.patchType = "JSONPatch";
           response.patch = Buffer.from(JSON.stringify(ops)).toString("base64");

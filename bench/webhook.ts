@@ -12,7 +12,7 @@
 // machine moves these numbers: the load generator shares the cores.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,6 +110,24 @@ function deployment(name: string, images: readonly string[]): string {
   return JSON.stringify(review({ object: object({ kind: "Deployment", name, containers: images.map((image, i) => ({ name: `c${i}`, image })) }) }));
 }
 
+/** CPU time (user + system) a process has used so far, ms, from /proc (Linux). */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A series and what it cost the server in CPU per review: under contention, the figure that says what one core would do. */
+async function measured(pid: number | undefined, run: () => Promise<Series>): Promise<Series & { cpuMsPerReview: number }> {
+  const before = cpuMs(pid);
+  const s = await run();
+  return { ...s, cpuMsPerReview: (cpuMs(pid) - before) / s.reviews };
+}
+
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "—");
 
 async function main(): Promise<void> {
@@ -131,20 +149,39 @@ async function main(): Promise<void> {
     await writePair(certDir, await ca.issue(["127.0.0.1"]));
 
     const ours = await freePort();
+    const health = await freePort();
+    // The log goes to a file, as a container runtime takes it: a pipe read by this busy process would
+    // block the webhook's synchronous stdout writes whenever the load generator falls behind.
+    const logFile = join(certDir, "webhook.log");
+    const logFd = openSync(logFile, "w");
     const webhook = spawn(
       process.execPath,
-      [join(ROOT, "dist", "krm-digester"), "webhook", "--offline", "--disable-cert-rotation", `--port=${ours}`, `--cert-dir=${certDir}`,
-        `--health-addr=127.0.0.1:${await freePort()}`, `--metrics-addr=127.0.0.1:${await freePort()}`],
-      { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, HOME: certDir } },
+      // BENCH_WEBHOOK_PROFILE=DIR: the webhook under --cpu-prof, the profile written into DIR at exit.
+      [...(process.env.BENCH_WEBHOOK_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WEBHOOK_PROFILE}`] : []),
+        join(ROOT, "dist", "krm-digester"), "webhook", "--offline", "--disable-cert-rotation", `--port=${ours}`, `--cert-dir=${certDir}`,
+        `--health-addr=127.0.0.1:${health}`, `--metrics-addr=127.0.0.1:${await freePort()}`],
+      { stdio: ["ignore", logFd, "inherit"], env: { ...process.env, HOME: certDir } },
     );
+    closeSync(logFd);
     cleanup.push(() => void webhook.kill("SIGTERM"));
-    await started(webhook, "webhook serving");
-    // The log lines go on being read (a container runtime would), not printed.
-    webhook.stdout?.resume();
+    for (let i = 0; ; i++) {
+      const ready = await request(`http://127.0.0.1:${health}/readyz`).then(
+        async (r) => (await r.body.text(), r.statusCode === 200),
+        () => false,
+      );
+      if (ready) break;
+      if (i > 400 || webhook.exitCode !== null) throw new Error(`the webhook did not start: ${readFileSync(logFile, "utf8")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const theirs = await freePort();
     const baseline = spawn(process.execPath, [BASELINE, String(theirs), certDir], { stdio: ["ignore", "pipe", "inherit"] });
     cleanup.push(() => void baseline.kill("SIGTERM"));
     await started(baseline, "listening");
+
+    const floorPort = await freePort();
+    const floor = spawn(process.execPath, [BASELINE, String(floorPort), certDir, "echo"], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanup.push(() => void floor.kill("SIGTERM"));
+    await started(floor, "listening");
 
     const agent = new Agent({ connect: { ca: ca.caPem }, connections: CLIENTS, keepAliveTimeout: 60_000 });
     cleanup.push(() => agent.close());
@@ -176,20 +213,26 @@ async function main(): Promise<void> {
     await post(agent, oursUrl, deployment("probe", [`${proxy.host}/cold/app0:t${COLD * 2}`, `${proxy.host}/cold/app1:t${COLD * 2 + 1}`]));
     proxy.reset();
     const cold: number[] = [];
+    const coldCpu0 = cpuMs(webhook.pid);
     for (let i = 0; i < COLD; i++) {
       cold.push(await post(agent, oursUrl, deployment(`cold-${i}`, [`${proxy.host}/cold/app0:t${2 * i}`, `${proxy.host}/cold/app1:t${2 * i + 1}`, `${proxy.host}/cold/app0:t${2 * i}`])));
     }
     const coldHeads = proxy.counts().requests["HEAD manifest"] ?? 0;
     const coldSeries = series(cold, 1);
+    const coldCpu = (cpuMs(webhook.pid) - coldCpu0) / COLD;
 
     process.stderr.write(`bench webhook: warm, ${CLIENTS} clients, ${SECONDS} s each\n`);
     await closedLoop(agent, oursUrl, bodies, CLIENTS, 1); // connections, JIT, cache
-    const warm = await closedLoop(agent, oursUrl, bodies, CLIENTS, SECONDS);
-    const steady = await openLoop(agent, oursUrl, bodies, RATE, SECONDS);
+    const warm = await measured(webhook.pid, () => closedLoop(agent, oursUrl, bodies, CLIENTS, SECONDS));
+    const steady = await measured(webhook.pid, () => openLoop(agent, oursUrl, bodies, RATE, SECONDS));
     process.stderr.write("bench webhook: baseline (k8s-digester's way)\n");
     await closedLoop(agent, theirsUrl, bodies, CLIENTS, 1);
-    const baseWarm = await closedLoop(agent, theirsUrl, bodies, CLIENTS, SECONDS);
-    const baseSteady = await openLoop(agent, theirsUrl, bodies, RATE, SECONDS);
+    const baseWarm = await measured(baseline.pid, () => closedLoop(agent, theirsUrl, bodies, CLIENTS, SECONDS));
+    const baseSteady = await measured(baseline.pid, () => openLoop(agent, theirsUrl, bodies, RATE, SECONDS));
+
+    const floorUrl = `https://127.0.0.1:${floorPort}/v1/mutate?timeout=10s`;
+    await closedLoop(agent, floorUrl, bodies, CLIENTS, 1);
+    const floorWarm = await measured(floor.pid, () => closedLoop(agent, floorUrl, bodies, CLIENTS, SECONDS));
 
     const results = {
       when: new Date().toISOString(),
@@ -197,10 +240,11 @@ async function main(): Promise<void> {
       load: loadavg().map((l) => Number(l.toFixed(2))),
       latencyMs: LATENCY,
       registryRoundTripMs: rtt,
-      cold: { ...coldSeries, headsPerReview: coldHeads / COLD, oursMs: coldSeries.p50 - rtt },
+      cold: { ...coldSeries, headsPerReview: coldHeads / COLD, oursMs: coldSeries.p50 - rtt, cpuMsPerReview: coldCpu },
       warm,
       steady,
       baseline: { warm: baseWarm, steady: baseSteady },
+      floor: floorWarm,
     };
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, "webhook.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -209,9 +253,11 @@ async function main(): Promise<void> {
       "",
       "| series | ours | baseline (sequential, no cache) | target |",
       "| --- | --- | --- | --- |",
+      `| floor: an HTTPS server that answers without looking, same client | ${fmt(floorWarm.perSecond, 0)}/s with ${CLIENTS} clients (p50 ${fmt(floorWarm.p50)} ms, p99 ${fmt(floorWarm.p99)} ms), server CPU ${fmt(floorWarm.cpuMsPerReview, 3)} ms per request | | |`,
       `| warm, ${CLIENTS} clients: reviews/s | ${fmt(warm.perSecond, 0)} (p50 ${fmt(warm.p50)} ms, p99 ${fmt(warm.p99)} ms) | ${fmt(baseWarm.perSecond, 0)} (p50 ${fmt(baseWarm.p50)} ms, p99 ${fmt(baseWarm.p99)} ms) | ≥ 3,000/s |`,
       `| steady ${RATE}/s: p50 / p99 | ${fmt(steady.p50, 2)} / ${fmt(steady.p99, 2)} ms | ${fmt(baseSteady.p50, 2)} / ${fmt(baseSteady.p99, 2)} ms | p99 < 5 ms |`,
-      `| cold review, 2 new images: p50 / p99 | ${fmt(coldSeries.p50, 2)} / ${fmt(coldSeries.p99, 2)} ms; registry round trip ${fmt(rtt, 2)} ms; ours ${fmt(results.cold.oursMs, 2)} ms; ${fmt(results.cold.headsPerReview, 2)} HEAD per review | every review is cold | 1 round trip per unique image + < 2 ms |`,
+      `| server CPU per warm review (one core's worth: 1000 / this) | ${fmt(warm.cpuMsPerReview, 3)} ms (${fmt(1000 / warm.cpuMsPerReview, 0)}/s per core) | ${fmt(baseWarm.cpuMsPerReview, 3)} ms | — |`,
+      `| cold review, 2 new images: p50 / p99 | ${fmt(coldSeries.p50, 2)} / ${fmt(coldSeries.p99, 2)} ms; registry round trip ${fmt(rtt, 2)} ms; ours ${fmt(results.cold.oursMs, 2)} ms; ${fmt(results.cold.headsPerReview, 2)} HEAD per review; server CPU ${fmt(coldCpu, 2)} ms | every review is cold | 1 round trip per unique image + < 2 ms |`,
       "",
       "The load generator runs on the same cores as the webhook; other work on the machine moves these figures.",
       "",

@@ -5,6 +5,8 @@ import { isMap } from "yaml";
 import type { Document, Node } from "yaml";
 import { DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS } from "./registry/defaults.js";
 import { parseMirrorConfig } from "./registry/mirrors.js";
+import { quote } from "./quote.js";
+import { MEASURED } from "./resourcelist/limits.js";
 import { describe } from "./resourcelist/resource-list.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
@@ -101,7 +103,8 @@ export function parseConfig(node: Node | undefined, document: Document.Parsed): 
   if (!isMap(node)) {
     return { options, problems: [{ field: "functionConfig", message: `functionConfig must be a mapping, got ${describe(node)}` }] };
   }
-  const config: unknown = node.toJS(document);
+  // parseResourceList has bounded what the config's aliases expand to (resourcelist/limits.ts).
+  const config: unknown = node.toJS(document, MEASURED);
   if (!isRecord(config)) return { options, problems };
   const { apiVersion, kind } = config;
 
@@ -119,7 +122,7 @@ export function parseConfig(node: Node | undefined, document: Document.Parsed): 
     prefix = "";
     values = Object.fromEntries(Object.entries(config).filter(([k]) => !["apiVersion", "kind", "metadata"].includes(k)));
   } else {
-    const got = `${String(apiVersion)}/${String(kind)}`;
+    const got = `${String(apiVersion).slice(0, 100)}/${String(kind).slice(0, 100)}`;
     return {
       options,
       problems: [{ field: "kind", message: `unsupported functionConfig ${got}: use a v1 ConfigMap or ${CONFIG_API_VERSION} ${CONFIG_KIND}` }],
@@ -130,7 +133,7 @@ export function parseConfig(node: Node | undefined, document: Document.Parsed): 
   for (const [key, raw] of Object.entries(values)) {
     const spec = byKey.get(key);
     if (spec === undefined) {
-      problems.push({ field: prefix + key, message: `unknown config key ${JSON.stringify(key)}; known keys: ${[...byKey.keys()].join(", ")}` });
+      problems.push({ field: prefix + key, message: `unknown config key ${quote(key)}; known keys: ${[...byKey.keys()].join(", ")}` });
       continue;
     }
     const parsed = spec.parse(raw, source);
@@ -138,6 +141,13 @@ export function parseConfig(node: Node | undefined, document: Document.Parsed): 
     else (options as unknown as Record<string, unknown>)[spec.name] = parsed.value;
   }
   return { options, problems };
+}
+
+/** A config value as the user wrote it, cut short when long. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return quote(value);
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length <= 100 ? json : `${json.slice(0, 100)}… (${json.length} characters of JSON)`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -173,7 +183,7 @@ function integerIn(min: number, max: number): FieldParser {
   return (value) => {
     const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
     if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-      return { problem: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}` };
+      return { problem: `expected a whole number from ${min} to ${max}, got ${shown(value)}` };
     }
     return { value: n };
   };
@@ -183,7 +193,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 
 /** A Go-style duration ("30s", "1m30s", "500ms") or a number of seconds; result in ms. */
 function duration(value: unknown): { value: number } | { problem: string } {
-  const bad = { problem: `expected a duration such as "30s", "2m" or "1500ms", got ${JSON.stringify(value)}` };
+  const bad = { problem: `expected a duration such as "30s", "2m" or "1500ms", got ${shown(value)}` };
   let ms: number;
   if (typeof value === "number") ms = value * 1000;
   else if (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)) ms = Number(value) * 1000;
@@ -191,6 +201,6 @@ function duration(value: unknown): { value: number } | { problem: string } {
     ms = 0;
     for (const m of value.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * (UNIT_MS[m[2] ?? "s"] ?? 1000);
   } else return bad;
-  if (!Number.isFinite(ms) || ms <= 0) return { problem: `must be more than zero, got ${JSON.stringify(value)}` };
+  if (!Number.isFinite(ms) || ms <= 0) return { problem: `must be more than zero, got ${shown(value)}` };
   return { value: Math.round(ms) };
 }

@@ -7,8 +7,8 @@ import type { NamespacedPodSpecs } from "./core/objects.js";
 import type { DigesterOptions } from "./config.js";
 import { pinImages } from "./pin.js";
 import type { PinReport } from "./pin.js";
-import { applyEdits } from "./resourcelist/edits.js";
-import { parseResourceList, resultsEdit } from "./resourcelist/resource-list.js";
+import { parseResourceList } from "./resourcelist/resource-list.js";
+import { writeResourceList } from "./resourcelist/write.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
 import { openPackageRun } from "./sources/package-run.js";
@@ -71,11 +71,9 @@ export async function runFunction(
     report.results.push(...after.results);
     if (after.edit) report.edits.push(after.edit);
   }
-  const edits = [...report.edits];
-  const results = resultsEdit(list, report.results);
-  if (results) edits.push(results);
   return {
-    output: applyEdits(list.source, edits),
+    // Throws InputError rather than return text that does not read back exactly.
+    output: writeResourceList(list, report.edits, report.results),
     results: report.results,
     exitCode: hasErrors(report.results) ? 1 : 0,
     stats: report.stats,

@@ -1,10 +1,10 @@
 // The function's transformer: the core's plan (src/core/plan.ts) turned into
 // text edits of the ResourceList, plus one result per field.
-import type { Scalar } from "yaml";
 import type { DigesterOptions } from "./config.js";
 import { planPins } from "./core/plan.js";
 import type { PinPlan } from "./core/plan.js";
 import type { TextEdit } from "./resourcelist/edits.js";
+import { scalarEdit } from "./resourcelist/scalar-text.js";
 import type { ResourceList } from "./resourcelist/resource-list.js";
 import type { DigestSource } from "./resolve.js";
 import type { Result } from "./results.js";
@@ -29,20 +29,7 @@ export async function pinImages(
     const range = pin.node.range;
     if (!range) throw new Error(`image node without a source range at ${pin.path}`);
     // One edit per node: an anchored image shared through aliases is pinned once.
-    edits.set(range[0], { start: range[0], end: range[1], text: scalarText(pin.node, pin.value) });
+    edits.set(range[0], scalarEdit(list.source, pin.node, pin.value));
   }
   return { edits: [...edits.values()], results: plan.results, stats: plan.stats };
-}
-
-/** The new value in the quoting style of the old one. */
-function scalarText(node: Scalar, value: string): string {
-  switch (node.type) {
-    case "QUOTE_SINGLE":
-      return `'${value.replaceAll("'", "''")}'`;
-    case "PLAIN":
-      return value;
-    default:
-      // Double-quoted stays double-quoted; a block scalar becomes one line.
-      return JSON.stringify(value);
-  }
 }

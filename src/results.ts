@@ -29,6 +29,18 @@ export interface Result {
   tags?: Record<string, string>;
 }
 
+/** Longest field value a result carries as currentValue/proposedValue, in characters. */
+export const FIELD_VALUE_MAX = 512;
+
+/**
+ * A field's value for a result, or undefined when it is too long to repeat:
+ * a valid image reference is at most ~460 characters, and the message quotes
+ * a longer value cut short, with its length (quote.ts).
+ */
+export function fieldValue(value: unknown): unknown {
+  return typeof value === "string" && value.length > FIELD_VALUE_MAX ? undefined : value;
+}
+
 export function hasErrors(results: readonly Result[]): boolean {
   return results.some((r) => r.severity === "error");
 }

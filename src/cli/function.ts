@@ -127,7 +127,15 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
     extra.readCredentials = async (workloads) => {
       const access = await connect({ kubeconfig: typeof kubeconfig === "string" ? kubeconfig : undefined });
       closeCluster = () => access.cluster.close();
-      const lists = await Promise.all(workloads.map((w) => access.pullSecretObjects(w.namespace, w.podSpecs)));
+      const lists = await Promise.all(
+        workloads.map(async (w) => {
+          // Items without a namespace are read against "default"; what comes back loses the
+          // namespace again, so that it matches them as a namespace-less Secret in the package would.
+          if (w.namespace !== "") return access.pullSecretObjects(w.namespace, w.podSpecs);
+          const objects = await access.pullSecretObjects("default", w.podSpecs);
+          return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: undefined } }));
+        }),
+      );
       return lists.flat();
     };
   }

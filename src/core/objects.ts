@@ -1,6 +1,7 @@
 // Plain API objects (JSON from the cluster or an AdmissionReview) as nodes of
 // a yaml document, so the one walk and the one pull-secret reader run on them.
 import { Document, isMap } from "yaml";
+import { MEASURED } from "../resourcelist/limits.js";
 import { CONTAINER_LISTS, POD_SPEC_PATHS } from "../workloads.js";
 
 /** A document holding `objects` as a list (no source text: nothing is edited in it). */
@@ -27,7 +28,7 @@ export function podSpecsByNamespace(items: readonly unknown[], document: Documen
   const byNamespace = new Map<string, unknown[]>();
   for (const item of items) {
     if (!isMap(item)) continue;
-    const object = item.toJS(document) as Record<string, unknown>;
+    const object = item.toJS(document, MEASURED) as Record<string, unknown>; // expansion bounded at parse (resourcelist/limits.ts)
     const metadata = object.metadata as Record<string, unknown> | undefined;
     const namespace = typeof metadata?.namespace === "string" ? metadata.namespace : "";
     for (const path of POD_SPEC_PATHS) {

@@ -15,6 +15,7 @@ import { fileRef, isLocalConfig, resourceRef } from "../resourcelist/identity.js
 import { describe } from "../resourcelist/resource-list.js";
 import { lookupKey, resolveAll } from "../resolve.js";
 import type { DigestSource } from "../resolve.js";
+import { fieldValue } from "../results.js";
 import type { FileRef, ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
 
@@ -223,7 +224,8 @@ function located(where: Where, result: Omit<Result, "resourceRef" | "file">, cur
   // Key order as kpt prints results: message, severity, resourceRef, field, file.
   const out: Result = { message: result.message, severity: result.severity, resourceRef: where.resourceRef };
   out.field = { path: where.path };
-  if (currentValue !== undefined) out.field.currentValue = currentValue;
+  // A long value is not repeated (results.ts fieldValue); the message quotes it cut short.
+  if (fieldValue(currentValue) !== undefined) out.field.currentValue = currentValue;
   if (proposedValue !== undefined) out.field.proposedValue = proposedValue;
   if (where.file) out.file = where.file;
   return out;

@@ -1,6 +1,7 @@
 // Image references by the distribution reference grammar
 // (github.com/distribution/reference): [host[:port]/]path[:tag][@digest].
 // Parsing is pure; the registry client turns a parsed name into URLs.
+import { quote } from "../quote.js";
 
 export const DOCKER_HUB = "docker.io";
 /** The host that actually serves Docker Hub's registry API. */
@@ -26,7 +27,7 @@ export class InvalidReferenceError extends Error {
     readonly reference: string,
     readonly reason: string,
   ) {
-    super(`invalid image reference ${JSON.stringify(reference)}: ${reason}`);
+    super(`invalid image reference ${quote(reference)}: ${reason}`);
     this.name = "InvalidReferenceError";
   }
 }
@@ -69,7 +70,7 @@ export function parseReference(original: string): ImageReference {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
     if (!TAG.test(tag)) {
-      fail(tag === "" ? "the tag after ':' is empty" : `tag ${JSON.stringify(tag)} is not valid (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')`);
+      fail(tag === "" ? "the tag after ':' is empty" : `tag ${quote(tag)} is not valid (letters, digits, '_', '.', '-', at most 128, not starting with '.' or '-')`);
     }
   }
   if (rest === "") fail("the repository name is empty");
@@ -92,7 +93,7 @@ export function parseReference(original: string): ImageReference {
     if (component === "") fail("the repository path has an empty segment ('//' or a trailing '/')");
     if (component !== component.toLowerCase()) fail("repository names must be lower case");
     if (!PATH_COMPONENT.test(component)) {
-      fail(`path segment ${JSON.stringify(component)} is not valid (lower-case letters and digits, separated by '.', '_', '__' or '-')`);
+      fail(`path segment ${quote(component)} is not valid (lower-case letters and digits, separated by '.', '_', '__' or '-')`);
     }
   }
   if (registry === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
@@ -109,14 +110,14 @@ function validateHost(host: string, fail: (reason: string) => never): void {
   let port: string | undefined;
   if (host.startsWith("[")) {
     const close = host.indexOf("]");
-    if (close < 0) fail(`registry host ${JSON.stringify(host)} has an unclosed '['`);
+    if (close < 0) fail(`registry host ${quote(host)} has an unclosed '['`);
     name = host.slice(0, close + 1);
     const after = host.slice(close + 1);
     if (after !== "") {
-      if (!after.startsWith(":")) fail(`registry host ${JSON.stringify(host)} is not valid`);
+      if (!after.startsWith(":")) fail(`registry host ${quote(host)} is not valid`);
       port = after.slice(1);
     }
-    if (!IPV6.test(name)) fail(`registry host ${JSON.stringify(host)} is not a valid IPv6 address`);
+    if (!IPV6.test(name)) fail(`registry host ${quote(host)} is not a valid IPv6 address`);
   } else {
     const colon = host.indexOf(":");
     if (colon >= 0) {
@@ -124,21 +125,21 @@ function validateHost(host: string, fail: (reason: string) => never): void {
       port = host.slice(colon + 1);
     }
     if (name === "" || !name.split(".").every((c) => DOMAIN_COMPONENT.test(c))) {
-      fail(`registry host ${JSON.stringify(host)} is not a valid host name`);
+      fail(`registry host ${quote(host)} is not a valid host name`);
     }
   }
   if (port !== undefined && (!PORT.test(port) || Number(port) > 65535 || Number(port) === 0)) {
-    fail(`registry port ${JSON.stringify(port)} is not a valid port number`);
+    fail(`registry port ${quote(port)} is not a valid port number`);
   }
 }
 
 function validateDigest(digest: string, fail: (reason: string) => never): void {
   const m = DIGEST.exec(digest);
-  if (!m) fail(`digest ${JSON.stringify(digest)} is not of the form algorithm:hex`);
+  if (!m) fail(`digest ${quote(digest)} is not of the form algorithm:hex`);
   const [, algorithm = "", hex = ""] = m;
   const want = DIGEST_HEX_LENGTH.get(algorithm);
   // Like go-digest: only registered algorithms (case-sensitive) are accepted.
-  if (want === undefined) fail(`digest algorithm ${JSON.stringify(algorithm)} is unsupported (sha256, sha384 or sha512)`);
+  if (want === undefined) fail(`digest algorithm ${quote(algorithm)} is unsupported (sha256, sha384 or sha512)`);
   if (hex.length !== want) fail(`a ${algorithm} digest has ${want} hex characters, this one has ${hex.length}`);
   if (hex !== hex.toLowerCase()) fail(`a ${algorithm} digest must be lower-case hex`);
 }

@@ -5,6 +5,7 @@
 // proxy projects). Plain HTTP mirrors are allowed through insecureRegistries,
 // like any registry, so there is one switch for plain HTTP.
 import { DOCKER_HUB } from "../name/reference.js";
+import { quote } from "../quote.js";
 
 export interface Mirror {
   /** host[:port] to send requests to. */
@@ -30,15 +31,15 @@ export function registryKey(host: string): string {
 export function parseMirror(value: string): Mirror | { problem: string } {
   const text = value.trim();
   if (/^http:\/\//i.test(text)) {
-    return { problem: `mirror ${JSON.stringify(value)}: write it without http:// and list its host in insecureRegistries to allow plain HTTP` };
+    return { problem: `mirror ${quote(value)}: write it without http:// and list its host in insecureRegistries to allow plain HTTP` };
   }
   const bare = text.replace(/^https:\/\//i, "").replace(/\/+$/, "");
   const slash = bare.indexOf("/");
   const host = (slash < 0 ? bare : bare.slice(0, slash)).toLowerCase();
   const prefix = slash < 0 ? "" : bare.slice(slash + 1);
-  if (!HOST.test(host)) return { problem: `mirror ${JSON.stringify(value)}: expected host[:port][/path], e.g. mirror.example.com:5000` };
+  if (!HOST.test(host)) return { problem: `mirror ${quote(value)}: expected host[:port][/path], e.g. mirror.example.com:5000` };
   if (prefix !== "" && !prefix.split("/").every((c) => PATH_COMPONENT.test(c))) {
-    return { problem: `mirror ${JSON.stringify(value)}: the path after the host must be lower-case repository path components` };
+    return { problem: `mirror ${quote(value)}: the path after the host must be lower-case repository path components` };
   }
   return { host, prefix, display: prefix ? `${host}/${prefix}` : host };
 }
@@ -54,7 +55,7 @@ export function parseMirrorConfig(value: unknown): { value: Record<string, strin
   if (typeof value === "string") {
     for (const item of value.split(/[\s,]+/).filter(Boolean)) {
       const eq = item.indexOf("=");
-      if (eq <= 0 || eq === item.length - 1) return { problem: `expected registry=mirror pairs such as docker.io=mirror.local:5000, got ${JSON.stringify(item)}` };
+      if (eq <= 0 || eq === item.length - 1) return { problem: `expected registry=mirror pairs such as docker.io=mirror.local:5000, got ${quote(item)}` };
       pairs.push([item.slice(0, eq), item.slice(eq + 1)]);
     }
   } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
@@ -71,7 +72,7 @@ export function parseMirrorConfig(value: unknown): { value: Record<string, strin
   const out: Record<string, string[]> = {};
   for (const [registry, mirror] of pairs) {
     const key = registryKey(registry);
-    if (!HOST.test(key)) return { problem: `${JSON.stringify(registry)} is not a registry host[:port]` };
+    if (!HOST.test(key)) return { problem: `${quote(registry)} is not a registry host[:port]` };
     const parsed = parseMirror(mirror);
     if ("problem" in parsed) return parsed;
     const list = (out[key] ??= []);

@@ -5,7 +5,7 @@
 // top-level key) with anything else (block scalars, flow collections,
 // multi-line or escaped scalars, comment lines, anchors, tags) is parsed by
 // the library on its own; whatever cannot be placed exactly that way (errors,
-// anchors, document markers, tabs, CRLF, trailing comments) makes the caller
+// anchors, merge keys, document markers, tabs, CRLF, trailing comments) makes the caller
 // parse the whole input with the library. The library's CST parser and node
 // constructors were ~90 % of a run over a large all-pinned list.
 import { Document, Pair, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from "yaml";
@@ -286,7 +286,8 @@ class Scanner {
     let text = this.ctx.keys.get(slice);
     if (text === undefined) {
       // The library also rejects a colon more than 1024 characters after the key's start.
-      if (colon - at > 1000 || slice === "" || INDICATOR.test(slice) || MAYBE_TYPED.test(slice) || slice.includes("\t")) throw UNSUPPORTED;
+      // `<<` is a merge key when merge keys are on: the library's to compose.
+      if (colon - at > 1000 || slice === "" || slice === "<<" || INDICATOR.test(slice) || MAYBE_TYPED.test(slice) || slice.includes("\t")) throw UNSUPPORTED;
       text = slice;
       this.ctx.keys.set(text, text);
     }

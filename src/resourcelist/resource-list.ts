@@ -1,11 +1,17 @@
 // The ResourceList layer: parse stdin text into a yaml Document whose nodes
 // carry source offsets, check its shape, and turn changes into text edits.
+import { isDeepStrictEqual } from "node:util";
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, stringify } from "yaml";
 import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
+import { quote } from "../quote.js";
 import { blockListOfMappings } from "./emit-yaml.js";
 import { InputError } from "./errors.js";
 import { fastParse } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
+import { MEASURED, checkExpansion } from "./limits.js";
+import { describe, scalarString } from "./nodes.js";
+
+export { describe, scalarString } from "./nodes.js";
 
 export const RESOURCE_LIST_KIND = "ResourceList";
 const API_VERSIONS = new Set(["config.kubernetes.io/v1", "config.kubernetes.io/v1alpha1"]);
@@ -21,7 +27,11 @@ export interface ResourceList {
   readonly functionConfig: Node | undefined;
 }
 
-const PARSE_OPTIONS = { keepSourceTokens: false, prettyErrors: true } as const;
+/**
+ * How every input is read. `merge: true`: Kubernetes reads YAML with merge
+ * keys (`<<: *base`), so a container may inherit its image through one.
+ */
+export const PARSE_OPTIONS = { keepSourceTokens: false, prettyErrors: true, merge: true } as const;
 
 /** Parses the function's input; throws InputError for anything that is not one ResourceList. */
 export function parseResourceList(input: string): ResourceList {
@@ -30,11 +40,26 @@ export function parseResourceList(input: string): ResourceList {
   }
   let source = input;
   let document = parseOne(source);
+  // Only aliases (`*name`) and merge keys (`<<`) expand: most lists have neither, and skip the walk.
+  if (input.includes("*") || input.includes("<<")) checkExpansion(document);
   // JSON (and any flow-style list) is written back as block YAML: kpt would
-  // otherwise write the user's files in flow style.
+  // otherwise write the user's files in flow style. The input's byte-order
+  // mark and line breaks are kept; the new text must read back as the same data.
   if (isMap(document.contents) && document.contents.flow) {
-    source = new Document(document.toJS({ maxAliasCount: -1 })).toString({ lineWidth: 0, indentSeq: false });
-    document = parseOne(source);
+    const data: unknown = document.toJS(MEASURED);
+    const eol = lineBreakOf(input);
+    const bom = input.charCodeAt(0) === 0xfeff ? "\ufeff" : "";
+    source = bom + withBreaks(new Document(data).toString({ lineWidth: 0, indentSeq: false }), eol);
+    let same = false;
+    try {
+      document = parseOne(source);
+      same = isDeepStrictEqual(document.toJS(MEASURED), data);
+    } catch {
+      // A string key "<<" comes back as a merge key; yaml throws on its value.
+    }
+    if (!same) {
+      throw new InputError("this flow-style input cannot be rewritten as block YAML with the same data (a quoted \"<<\" key?); write it in block style");
+    }
   }
 
   const root = document.contents;
@@ -43,12 +68,12 @@ export function parseResourceList(input: string): ResourceList {
   }
   const kind = scalarString(root.get("kind", true));
   if (kind !== RESOURCE_LIST_KIND) {
-    throw new InputError(`input is not a ResourceList: kind is ${kind === undefined ? "missing" : JSON.stringify(kind)}, expected ${RESOURCE_LIST_KIND}`);
+    throw new InputError(`input is not a ResourceList: kind is ${kind === undefined ? "missing" : quote(kind)}, expected ${RESOURCE_LIST_KIND}`);
   }
   const apiVersion = scalarString(root.get("apiVersion", true));
   if (apiVersion === undefined || !API_VERSIONS.has(apiVersion)) {
     throw new InputError(
-      `ResourceList apiVersion is ${apiVersion === undefined ? "missing" : JSON.stringify(apiVersion)}, expected config.kubernetes.io/v1`,
+      `ResourceList apiVersion is ${apiVersion === undefined ? "missing" : quote(apiVersion)}, expected config.kubernetes.io/v1`,
     );
   }
   if (!root.has("items")) throw new InputError("ResourceList has no items: the field `items` (a list) is required");
@@ -63,7 +88,18 @@ export function parseResourceList(input: string): ResourceList {
   return { source, document, root, items, functionConfig };
 }
 
-function parseOne(source: string): Document.Parsed {
+/** The one YAML document in `source`; throws InputError for none, several, or invalid YAML. */
+export function parseOne(source: string): Document.Parsed {
+  try {
+    return parseOrThrow(source);
+  } catch (error) {
+    // Nesting deep enough to exhaust the stack is bad input, not a bug.
+    if (error instanceof RangeError) throw new InputError(`input is nested too deeply to read (${error.message})`);
+    throw error;
+  }
+}
+
+function parseOrThrow(source: string): Document.Parsed {
   // The common block-style list without the library's parser (same nodes; see fast-parse.ts).
   const fast = fastParse(source, PARSE_OPTIONS);
   if (fast) return fast;
@@ -74,7 +110,7 @@ function parseOne(source: string): Document.Parsed {
   if (first === undefined) throw new InputError("input holds no YAML document: expected a ResourceList");
   for (const doc of nonEmpty) {
     const error = doc.errors[0];
-    if (error) throw new InputError(`input is not valid YAML: ${error.message.split("\n")[0] ?? error.code}`);
+    if (error) throw new InputError(`input is not valid YAML: ${cut(error.message.split("\n")[0] ?? error.code)}`);
   }
   if (nonEmpty.length > 1) {
     throw new InputError(`input holds ${nonEmpty.length} YAML documents: expected exactly one ResourceList`);
@@ -82,49 +118,54 @@ function parseOne(source: string): Document.Parsed {
   return first;
 }
 
-/** The string value of a scalar node, or undefined for anything else. */
-export function scalarString(node: unknown): string | undefined {
-  return isScalar(node) && typeof node.value === "string" ? node.value : undefined;
-}
-
-/** A short description of a node's type for error messages. */
-export function describe(node: unknown): string {
-  if (node === undefined || node === null) return "nothing";
-  if (isMap(node)) return "a mapping";
-  if (isSeq(node)) return "a list";
-  if (isScalar(node)) {
-    if (node.value === null) return "null";
-    const value: unknown = node.value;
-    if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-    return typeof value === "number" || typeof value === "boolean" || typeof value === "bigint" ? `the ${typeof value} ${value}` : `a ${typeof value}`;
-  }
-  return "an alias or unknown node";
-}
-
 /**
  * The edit that writes `results` into the ResourceList: appended to an
- * existing block list, or as a new top-level key after the last one.
+ * existing block list, or as a new top-level key after the last one, in the
+ * root mapping's column and with the input's line breaks.
  */
 export function resultsEdit(list: ResourceList, results: readonly object[]): TextEdit | undefined {
   if (results.length === 0) return undefined;
   const { source, root } = list;
-  // The usual results are written directly (yaml's exact text, much faster); anything unusual by yaml.
-  const body = blockListOfMappings(results) ?? stringify(results, { lineWidth: 0, aliasDuplicateObjects: false });
   const pair = root.items.find((p: Pair) => scalarString(p.key) === "results");
-  const keyIndent = columnOf(source, rangeOf(root.items[0]?.key)?.[0] ?? 0);
   const existing = pair?.value;
+  const eol = lineBreakOf(source);
+  const schema = list.document.schema.name;
+  const body = (entries: readonly unknown[]): string => withBreaks(resultsBody(entries, schema), eol);
   if (isSeq(existing) && !existing.flow && existing.items.length > 0 && existing.range) {
-    const at = afterLine(source, existing.range[1]);
-    return { start: at.offset, end: at.offset, text: at.prefix + indent(body, columnOf(source, existing.range[0])) };
+    const at = afterLine(source, existing.range[1], eol);
+    return { start: at.offset, end: at.offset, text: at.prefix + indent(body(results), columnOf(source, existing.range[0])) };
   }
-  const text = indent(`results:\n${body}`, keyIndent);
+  // Results already in flow style are kept, in the block list that replaces them.
+  const earlier = isSeq(existing) && existing.items.length > 0 ? (existing.toJS(list.document, MEASURED) as unknown[]) : [];
+  const text = indent(`results:${eol}${body([...earlier, ...results])}`, columnOf(source, root.range?.[0] ?? 0));
   if (pair) {
     const start = rangeOf(pair.key)?.[0] ?? 0;
-    const end = afterLine(source, rangeOf(pair.value)?.[1] ?? rangeOf(pair.key)?.[1] ?? start);
-    return { start: start - columnOf(source, start), end: end.offset, text: end.prefix + text };
+    const end = afterLine(source, rangeOf(pair.value)?.[1] ?? rangeOf(pair.key)?.[1] ?? start, eol);
+    return { start: start - columnOf(source, start), end: end.offset, text: (end.offset === source.length ? end.prefix : "") + text };
   }
-  const at = afterLine(source, root.range?.[1] ?? source.length);
+  const at = afterLine(source, root.range?.[1] ?? source.length, eol);
   return { start: at.offset, end: at.offset, text: at.prefix + text };
+}
+
+/** The results as a block list: written directly when they can be (yaml's exact text, much faster), else by yaml. */
+function resultsBody(results: readonly unknown[], schema: string): string {
+  // The direct writer knows which plain strings YAML 1.2's core schema reads as strings; under
+  // `%YAML 1.1` (yes/no booleans, 0755 octals, 1:20 sexagesimals) yaml writes them for that version.
+  if (schema === "core") {
+    const direct = blockListOfMappings(results);
+    if (direct !== undefined) return direct;
+  }
+  return stringify(results, { lineWidth: 0, aliasDuplicateObjects: false, version: schema === "core" ? "1.2" : "1.1" });
+}
+
+/** The input's line break: CRLF when its first line ends with one. */
+function lineBreakOf(source: string): string {
+  const nl = source.indexOf("\n");
+  return nl > 0 && source[nl - 1] === "\r" ? "\r\n" : "\n";
+}
+
+function withBreaks(text: string, eol: string): string {
+  return eol === "\n" ? text : text.replace(/\r?\n/g, eol);
 }
 
 function rangeOf(node: unknown): readonly [number, number, number] | undefined {
@@ -133,21 +174,27 @@ function rangeOf(node: unknown): readonly [number, number, number] | undefined {
 
 /**
  * The offset after the line that ends at or holds `offset` (node ranges may
- * or may not include the line break), with a newline to add first at the end
- * of a file without one.
+ * or may not include the line break), with a line break to add first at the
+ * end of a file without one.
  */
-function afterLine(source: string, offset: number): { offset: number; prefix: string } {
+function afterLine(source: string, offset: number, eol: string): { offset: number; prefix: string } {
   if (offset > 0 && source[offset - 1] === "\n") return { offset, prefix: "" };
   const nl = source.indexOf("\n", offset);
-  return nl < 0 ? { offset: source.length, prefix: "\n" } : { offset: nl + 1, prefix: "" };
+  return nl < 0 ? { offset: source.length, prefix: eol } : { offset: nl + 1, prefix: "" };
 }
 
+/** The column of `offset`; a byte-order mark at the start of the text takes none. */
 function columnOf(source: string, offset: number): number {
-  return offset - (source.lastIndexOf("\n", offset - 1) + 1);
+  const lineStart = source.lastIndexOf("\n", offset - 1) + 1;
+  return offset - lineStart - (lineStart === 0 && source.charCodeAt(0) === 0xfeff && offset > 0 ? 1 : 0);
 }
 
 function indent(text: string, columns: number): string {
   if (columns === 0) return text;
   const pad = " ".repeat(columns);
   return text.replace(/^(?=.)/gm, pad);
+}
+
+function cut(text: string): string {
+  return text.length <= 300 ? text : `${text.slice(0, 300)}… (${text.length} characters)`;
 }

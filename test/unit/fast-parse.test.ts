@@ -7,9 +7,11 @@ import { describe, it } from "node:test";
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
 import type { Node } from "yaml";
 import { fastParse } from "../../src/resourcelist/fast-parse.js";
+import { PARSE_OPTIONS } from "../../src/resourcelist/resource-list.js";
 import { seededRandom } from "../support/random.js";
 
-const OPTIONS = { keepSourceTokens: false, prettyErrors: true } as const;
+// The options every input is read with (merge keys on).
+const OPTIONS = PARSE_OPTIONS;
 
 function kind(n: unknown): string {
   return isMap(n) ? "map" : isSeq(n) ? "seq" : isScalar(n) ? "scalar" : isAlias(n) ? "alias" : String(n);
@@ -18,12 +20,15 @@ function kind(n: unknown): string {
 /** The first difference between two trees (comments aside), or undefined. */
 function difference(a: unknown, b: unknown, path = "$"): string | undefined {
   if (kind(a) !== kind(b)) return `${path}: ${kind(a)} vs ${kind(b)}`;
+  if (a === null || a === undefined) return undefined;
   const x = a as Node;
   const y = b as Node;
   if (JSON.stringify(x.range) !== JSON.stringify(y.range)) return `${path}: range ${JSON.stringify(x.range)} vs ${JSON.stringify(y.range)}`;
   if (isScalar(x) && isScalar(y)) {
     for (const field of ["value", "type", "format", "source", "tag", "minFractionDigits"] as const) {
-      if (!Object.is(x[field], y[field])) return `${path}: ${field} ${String(x[field])} vs ${String(y[field])}`;
+      // Each parse makes its own merge-key symbol: equal when both are `<<`.
+      const same = typeof x[field] === "symbol" && typeof y[field] === "symbol" ? String(x[field]) === String(y[field]) : Object.is(x[field], y[field]);
+      if (!same) return `${path}: ${field} ${String(x[field])} vs ${String(y[field])}`;
     }
     return undefined;
   }
@@ -163,9 +168,17 @@ describe("fast ResourceList parser", () => {
       BASE.replace("  kind: Deployment", "  kind: Deployment\n  kind: Twice"),
       '{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[]}',
       " apiVersion: v1\nkind: ResourceList\nitems: []\n",
+      // Issue 9's shapes: a byte-order mark, directives.
+      `\ufeff${BASE}`,
+      `%YAML 1.2\n---\n${BASE}`,
     ]) {
       assert.equal(check(input), "library", input);
     }
+  });
+
+  it("merge keys: items holding them are the library's, and agree", () => {
+    for (const input of [BASE.replace("    selector:", "    <<: {}\n    selector:"), BASE.replace("      after: x", "      <<:\n        k: v")]) check(input);
+    assert.equal(check(BASE.replace("kind: ResourceList", "kind: ResourceList\n<<: {}")), "library");
   });
 
   it("agrees with the library on hundreds of mutated lists", () => {
@@ -177,6 +190,9 @@ describe("fast ResourceList parser", () => {
       "!!str 1", "!custom v", "a: b", "a #b", "a#b", "- x", "@x", "`x", "%x", "? x", ":x", "-x", "x:", "x :y",
       "'unterminated", '"multi\n  line"', "plain\n      continued", "2001-12-14", "1_000", "yes", ".inf", "-.Inf",
       ".NaN", "12:30", "1.0", "0", "007", "'", '""', "1.50", "2.0", "1e+3",
+      // Issue 9's shapes.
+      "|-\n    block", "|2-\n     x", ">+\n    kept\n", "|- # c\n    x", "!!str x", "&a !!str x", "\"x\\\n    y\"", "'a\n    b'",
+      "{<<: {a: 1}}", "<<", "\"<<\"", "x\t", "x \t# c",
     ];
     const mutate = (text: string): string => {
       const lines = text.split("\n");
@@ -184,7 +200,7 @@ describe("fast ResourceList parser", () => {
         const i = Math.floor(random() * lines.length);
         const line = lines[i]!;
         const indent = line.length - line.trimStart().length;
-        switch (Math.floor(random() * 17)) {
+        switch (Math.floor(random() * 21)) {
           case 0: lines.splice(i, 0, " ".repeat(Math.floor(random() * 10)) + "# comment"); break;
           case 1: lines.splice(i, 0, ""); break;
           case 2: lines[i] = ` ${line}`; break;
@@ -202,6 +218,11 @@ describe("fast ResourceList parser", () => {
           case 14: lines[i] = line.replace(/^(\s*)- .*$/, (_, s: string) => s + pick(["- ", "-", "- # c", "- - x", "- |", "- [a]", "- {}", "- 1.50", "- ~"])); break;
           case 15: lines[i] = line.replace(/: (\S+)$/, () => `: ${pick(["1.50", "-.inf", "0o7", "+12", "FALSE", "Null", "1.2.3", "-", "--", "-x", "?x", ":x", "x:y"])}`); break;
           case 16: lines[i] = line.replace(/^(\s*(?:- )?[\w./-]+):( .*)?$/, "$1:"); break;
+          // Issue 9: merge keys, explicit and quoted keys, comments between key and value.
+          case 17: lines.splice(i + 1, 0, " ".repeat(indent) + pick(["<<: {}", "<<: []", "<<:", "? k", ": v", '"<<": x', "'q': v"])); break;
+          case 18: lines[i] = line.replace(/^(\s*)([\w./-]+):/, (_, s: string, k: string) => `${s}${pick([`"${k}"`, `'${k}'`, `? ${k}\n${s}`])}:`); break;
+          case 19: lines[i] = line.replace(/^(\s*(?:- )?[\w./-]+:) (\S.*)$/, (_, k: string, v: string) => `${k} # c\n${" ".repeat(indent + 2)}${v}`); break;
+          case 20: lines[i] = line.replace(/^(\s*)([\w./-]+):$/, "$1<<:"); break;
         }
       }
       return lines.join("\n");

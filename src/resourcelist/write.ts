@@ -1,0 +1,238 @@
+// The output: the input text with the image edits and the results applied,
+// read back before it is returned. Edits are made on the text so that every
+// other byte stays as it was; reading the result back proves that the text
+// still says what the input said, except the pinned image fields and the
+// results. Output that would not is refused (InputError: exit 2, nothing on
+// stdout), never written: a corrupt manifest is worse than no output.
+import { isDeepStrictEqual } from "node:util";
+import { isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
+import type { Document, Node, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import type { Result } from "../results.js";
+import { imageSlots } from "../workloads.js";
+import { applyEdits } from "./edits.js";
+import type { TextEdit } from "./edits.js";
+import { InputError } from "./errors.js";
+import { isLocalConfig, resourceRef } from "./identity.js";
+import { MEASURED, formatPath } from "./limits.js";
+import { parseOne, resultsEdit } from "./resource-list.js";
+import type { ResourceList } from "./resource-list.js";
+import type { ScalarEdit } from "./scalar-text.js";
+
+type Path = (string | number)[];
+
+/** The output text for `list` with `edits` and `results` applied; throws InputError when it would not read back exactly. */
+export function writeResourceList(list: ResourceList, edits: readonly TextEdit[], results: readonly Result[]): string {
+  const all = [...edits];
+  const written = resultsEdit(list, results);
+  if (written) all.push(written);
+  if (all.length === 0) return list.source;
+  const output = applyEdits(list.source, all);
+  verify(list, output, edits.filter(isScalarEdit), results);
+  return output;
+}
+
+function isScalarEdit(edit: TextEdit): edit is ScalarEdit {
+  return "node" in edit && "value" in edit;
+}
+
+function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[]): void {
+  let reread: Document.Parsed;
+  try {
+    reread = parseOne(output);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw refusal(`the edited text does not read back as YAML (${detail})`, PLEASE_REPORT);
+  }
+  const root = reread.contents;
+  if (!isMap(root)) throw refusal("the edited text is no longer a mapping", PLEASE_REPORT);
+  const pinned = new Map<Scalar, string>(edits.map((e) => [e.node, e.value]));
+
+  // The same nodes with the same values (the pinned ones changed) read the same data; a list that
+  // shares values (aliases, merge keys) is compared as data, since an edit there reaches further.
+  const shared = list.source.includes("*") || list.source.includes("<<");
+  if (shared || !sameNodes(withoutResultsPair(list.root), withoutResultsPair(root), pinned)) {
+    compareData(list, reread, pinned);
+  }
+
+  const before = list.root.get("results", true);
+  if (results.length === 0 && !before) return;
+  const earlier = isSeq(before) ? (before.toJS(list.document, MEASURED) as unknown[]) : [];
+  const wanted = [...earlier, ...(JSON.parse(JSON.stringify(results)) as unknown[])];
+  const after = root.get("results", true) as Node | undefined;
+  // Most lists carry no results before ours: our block then holds only maps, lists and scalars, compared as they are.
+  if (!isSeq(before) && readsAs(after, wanted)) return;
+  const got: unknown = after === undefined ? undefined : after.toJS(reread, MEASURED);
+  if (!isDeepStrictEqual(wanted, got)) {
+    const at = firstDifference(wanted, got, ["results"]) ?? ["results"];
+    throw refusal(`the results would not read back as written (${formatPath(at)} differs)`, PLEASE_REPORT);
+  }
+}
+
+/** Whether a node without aliases or tags reads as `value` (plain JSON data). */
+function readsAs(node: unknown, value: unknown): boolean {
+  if (isSeq(node)) {
+    if (!Array.isArray(value) || node.items.length !== value.length || node.anchor || node.tag) return false;
+    return node.items.every((item, i) => readsAs(item, value[i]));
+  }
+  if (isMap(node)) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || node.anchor || node.tag) return false;
+    const record = value as Record<string, unknown>;
+    if (node.items.length !== Object.keys(record).length) return false;
+    return node.items.every((pair) => isScalar(pair.key) && typeof pair.key.value === "string" && Object.hasOwn(record, pair.key.value) && readsAs(pair.value, record[pair.key.value]));
+  }
+  return isScalar(node) && !node.anchor && Object.is(node.value, value);
+}
+
+function withoutResultsPair(map: YAMLMap): unknown[] {
+  return map.items.filter((p) => !(isScalar(p.key) && p.key.value === "results"));
+}
+
+/** Whether two node trees (pairs, collections, scalars, aliases) read as the same data, `pinned` scalars with their new values. */
+function sameNodes(a: unknown, b: unknown, pinned: ReadonlyMap<Scalar, string>): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameNodes(a[i], b[i], pinned)) return false;
+    return true;
+  }
+  if (isPair(a)) return isPair(b) && sameNodes(a.key, b.key, pinned) && sameNodes(a.value, b.value, pinned);
+  if (isScalar(a)) {
+    if (!isScalar(b) || a.tag !== b.tag || a.anchor !== b.anchor) return false;
+    const want: unknown = pinned.get(a) ?? a.value;
+    const got: unknown = b.value;
+    if (typeof want === "symbol" && typeof got === "symbol") return want.description === got.description;
+    return typeof want !== "object" && Object.is(want, got);
+  }
+  if (isAlias(a)) return isAlias(b) && a.source === b.source;
+  if (isMap(a) || isSeq(a)) {
+    if ((isMap(a) ? !isMap(b) : !isSeq(b)) || a.tag !== (b as Node).tag || a.anchor !== (b as Node).anchor) return false;
+    return sameNodes(a.items, (b as YAMLMap | YAMLSeq).items, pinned);
+  }
+  return (a === null || a === undefined) && (b === null || b === undefined);
+}
+
+/** The output's data against the input's with each pinned field's new value at every path that reads it, and nowhere else. */
+function compareData(list: ResourceList, reread: Document.Parsed, pinned: ReadonlyMap<Scalar, string>): void {
+  const before = withoutResults(list.document.toJS(MEASURED) as Record<string, unknown>);
+  let after: Record<string, unknown>;
+  try {
+    after = withoutResults(reread.toJS(MEASURED) as Record<string, unknown>);
+  } catch (error) {
+    throw refusal(`the edited text does not read back as data (${error instanceof Error ? error.message : String(error)})`, PLEASE_REPORT);
+  }
+  // Copy-on-write along each pinned path; a container reached by two paths (an alias) gets a copy per path.
+  const copies = new Map<string, Record<string | number, unknown>>();
+  const set = (path: Path, value: string): void => {
+    let parent = before as Record<string | number, unknown>;
+    let key = "";
+    for (const part of path.slice(0, -1)) {
+      key += `/${part}`;
+      let child = copies.get(key);
+      if (!child) {
+        const original = parent[part];
+        if (typeof original !== "object" || original === null) return;
+        child = (Array.isArray(original) ? [...(original as unknown[])] : { ...(original as Record<string, unknown>) }) as Record<string | number, unknown>;
+        parent[part] = child;
+        copies.set(key, child);
+      }
+      parent = child;
+    }
+    parent[path[path.length - 1]!] = value;
+  };
+  (list.items?.items ?? []).forEach((item, index) => {
+    if (!isMap(item) || isLocalConfig(item)) return;
+    for (const slot of imageSlots(item, list.document)) {
+      const value = slot.kind === "image" ? pinned.get(slot.node) : undefined;
+      if (value !== undefined) set(["items", index, ...parsePath(slot.path)], value);
+    }
+  });
+  if (isDeepStrictEqual(before, after)) return;
+  const at = firstDifference(before, after, []) ?? [];
+  const was = valueAt(list.document.toJS(MEASURED), at);
+  const now = valueAt(after, at);
+  if ([...pinned].some(([node, value]) => node.value === was && value === now)) {
+    throw refusal(
+      `${describePath(list, at)} would change too, but it is not a pinned image field: it shares its value with one (an anchor and alias, or a merge key)`,
+      "Write the value out in each field, or list the image in skipPrefixes, and run again",
+    );
+  }
+  throw refusal(`${describePath(list, at)} would not read back as it was`, PLEASE_REPORT);
+}
+
+function valueAt(data: unknown, path: Path): unknown {
+  let at = data;
+  for (const part of path) at = typeof at === "object" && at !== null ? (at as Record<string | number, unknown>)[part] : undefined;
+  return at;
+}
+
+function withoutResults(data: Record<string, unknown>): Record<string, unknown> {
+  const rest = { ...data };
+  delete rest.results;
+  return rest;
+}
+
+/** "spec.template.spec.containers[0].image" as path parts. */
+function parsePath(path: string): Path {
+  const out: Path = [];
+  for (const part of path.split(".")) {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) throw new Error(`unexpected image path ${path}`);
+    if (m[1]) out.push(m[1]);
+    for (const index of m[2]?.matchAll(/\[(\d+)\]/g) ?? []) out.push(Number(index[1]));
+  }
+  return out;
+}
+
+/**
+ * The path of the first difference between two values read from YAML, or
+ * undefined. Pairs already compared are not compared again, so data that
+ * aliases share is walked once.
+ */
+function firstDifference(a: unknown, b: unknown, path: Path, seen = new Map<object, Set<object>>()): Path | undefined {
+  if (Object.is(a, b)) return undefined;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return path;
+  const pairs = seen.get(a);
+  if (pairs?.has(b)) return undefined;
+  if (pairs) pairs.add(b);
+  else seen.set(a, new Set([b]));
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return path;
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], [...path, i], seen);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime() ? undefined : path;
+  if (a instanceof Map || b instanceof Map || a instanceof Set || b instanceof Set || ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    // !!omap, !!set, !!binary: compared as their entries.
+    const entries = (v: object): unknown[] => (ArrayBuffer.isView(v) ? [...(v as Uint8Array)] : [...(v as Iterable<unknown>)]);
+    if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return path;
+    return firstDifference(entries(a), entries(b), path, seen);
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return path;
+  for (const key of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, key)) return [...path, key];
+    const d = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], [...path, key], seen);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+function describePath(list: ResourceList, path: Path): string {
+  if (path[0] === "items" && typeof path[1] === "number") {
+    const item = list.items?.items[path[1]];
+    const ref = isMap(item) ? resourceRef(item) : {};
+    const who = [ref.kind, [ref.namespace, ref.name].filter(Boolean).join("/")].filter(Boolean).join(" ");
+    const rest = formatPath(path.slice(2));
+    return `items[${path[1]}]${who ? ` (${who})` : ""}${rest ? ` ${rest}` : ""}`;
+  }
+  return path.length === 0 ? "the ResourceList" : formatPath(path);
+}
+
+const PLEASE_REPORT = "This YAML shape is one krm-digester cannot edit exactly; please report it with the input";
+
+function refusal(why: string, what: string): InputError {
+  return new InputError(`cannot write the pinned list exactly, so nothing was written: ${why}. ${what}.`);
+}
