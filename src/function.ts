@@ -7,7 +7,9 @@ import type { NamespacedPodSpecs } from "./core/objects.js";
 import type { DigesterOptions } from "./config.js";
 import { pinImages } from "./pin.js";
 import type { PinReport } from "./pin.js";
-import { parseResourceList } from "./resourcelist/resource-list.js";
+import { applyEdits } from "./resourcelist/edits.js";
+import type { TextEdit } from "./resourcelist/edits.js";
+import { parseResourceList, resultsEdit } from "./resourcelist/resource-list.js";
 import { writeResourceList } from "./resourcelist/write.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
@@ -46,6 +48,7 @@ export async function runFunction(
   const config = parseConfig(list.functionConfig, list.document);
   if (flags.skipPrefixes) config.options.skipPrefixes.push(...flags.skipPrefixes);
   let report: PinReport;
+  let lock: TextEdit | undefined;
   if (config.problems.length > 0) {
     // A bad config resolves nothing: the user asked for something we would not do.
     const results: Result[] = config.problems.map((p) => ({
@@ -69,11 +72,19 @@ export async function runFunction(
     }
     report.results.unshift(...run.problems);
     report.results.push(...after.results);
-    if (after.edit) report.edits.push(after.edit);
+    lock = after.edit;
+  }
+  // Throws InputError rather than return text that does not read back exactly.
+  let output = writeResourceList(list, report.edits, report.results);
+  if (lock) {
+    // The pins and results are proven above; the DigestLock (a generated item) is written on top,
+    // before the results edit at the same offset, and the whole list must still parse as one.
+    const results = resultsEdit(list, report.results);
+    output = applyEdits(list.source, [...report.edits, lock, ...(results ? [results] : [])]);
+    parseResourceList(output);
   }
   return {
-    // Throws InputError rather than return text that does not read back exactly.
-    output: writeResourceList(list, report.edits, report.results),
+    output,
     results: report.results,
     exitCode: hasErrors(report.results) ? 1 : 0,
     stats: report.stats,
