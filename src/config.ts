@@ -6,6 +6,9 @@ import type { Document, Node } from "yaml";
 import { DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS } from "./registry/defaults.js";
 import { parseMirrorConfig } from "./registry/mirrors.js";
 import { describe } from "./resourcelist/resource-list.js";
+import { IMAGE_FORMATS } from "./name/format.js";
+import type { ImageFormat } from "./name/format.js";
+import { compileGlob, InvalidGlobError } from "./name/glob.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -29,6 +32,10 @@ export interface DigesterOptions {
   registryStreams: number;
   /** Registry ("docker.io", "host:port") -> mirrors (host[:port][/path]) asked first, in order. */
   registryMirrors: Record<string, string[]>;
+  /** How pinned references are written (src/name/format.ts). */
+  format: ImageFormat;
+  /** Glob patterns (src/name/glob.ts): images matching one, as written or canonical, are left alone. */
+  skipImages: string[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -44,6 +51,8 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   registryConcurrency: DEFAULT_REGISTRY_CONCURRENCY,
   registryStreams: DEFAULT_REGISTRY_STREAMS,
   registryMirrors: {},
+  format: "tag-and-digest",
+  skipImages: [],
 });
 
 export interface ConfigProblem {
@@ -66,6 +75,8 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   registryConcurrency: { key: "registryConcurrency", parse: integerIn(1, 256) },
   registryStreams: { key: "registryStreams", parse: integerIn(1, 1000) },
   registryMirrors: { key: "registryMirrors", parse: parseMirrorConfig },
+  format: { key: "format", parse: oneOf(IMAGE_FORMATS) },
+  skipImages: { key: "skipImages", parse: globList },
 };
 
 export interface ParsedConfig {
@@ -159,4 +170,29 @@ function duration(value: unknown): { value: number } | { problem: string } {
   } else return bad;
   if (!Number.isFinite(ms) || ms <= 0) return { problem: `must be more than zero, got ${JSON.stringify(value)}` };
   return { value: Math.round(ms) };
+}
+
+function oneOf(allowed: readonly string[]): FieldParser {
+  return (value) => {
+    const text = typeof value === "string" ? value.trim() : value;
+    if (typeof text !== "string" || !allowed.includes(text)) {
+      return { problem: `expected one of ${allowed.join(", ")}, got ${JSON.stringify(value)}` };
+    }
+    return { value: text };
+  };
+}
+
+/** A list of image globs, each checked here so that a bad one names the key. */
+function globList(value: unknown, source: Source): { value: string[] } | { problem: string } {
+  const list = stringList(value, source);
+  if ("problem" in list) return list;
+  for (const pattern of list.value) {
+    try {
+      compileGlob(pattern);
+    } catch (error) {
+      if (error instanceof InvalidGlobError) return { problem: `${error.message} (patterns: * within a path segment, ** across segments)` };
+      throw error;
+    }
+  }
+  return list;
 }

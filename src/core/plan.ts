@@ -8,6 +8,8 @@ import { isMap } from "yaml";
 import type { Document, Scalar, YAMLMap } from "yaml";
 import { PullSecrets } from "../credentials/pull-secrets.js";
 import type { CredentialScope, SecretEntry, SecretProblem, WorkloadSecrets } from "../credentials/pull-secrets.js";
+import { formatPinned } from "../name/format.js";
+import type { ImageFormat } from "../name/format.js";
 import { InvalidReferenceError, parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import { RegistryError } from "../registry/errors.js";
@@ -17,6 +19,7 @@ import { lookupKey, resolveAll } from "../resolve.js";
 import type { DigestSource } from "../resolve.js";
 import type { FileRef, ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
+import { containerName, containerSkipReason, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "./skip.js";
 
 /** A key or list index on the way from an item's root to a field. */
 export type Segment = string | number;
@@ -45,6 +48,10 @@ export interface Slot {
 
 export interface PlanOptions {
   readonly skipPrefixes: readonly string[];
+  /** Glob patterns (src/name/glob.ts) of images left alone; default none. */
+  readonly skipImages?: readonly string[] | undefined;
+  /** How pinned references are written (src/name/format.ts); default tag-and-digest. */
+  readonly format?: ImageFormat | undefined;
   /** Unique references resolved at once. */
   readonly concurrency: number;
   /** The caller gave up (a deadline): lookups in flight end, and fail. */
@@ -62,7 +69,7 @@ export interface Pin extends Slot {
   /** The yaml scalar that holds the image (shared by aliases: edit it once). */
   readonly node: Scalar;
   readonly ref: ImageReference;
-  /** `repo:tag@sha256:…`: the reference as written with the digest appended. */
+  /** `repo:tag@sha256:…`: the reference as written with the digest appended (or as `format` says). */
   readonly value: string;
   readonly digest: string;
   /** True when the digest came from `known` rather than a lookup. */
@@ -113,6 +120,8 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
   const pins: Pin[] = [];
   const failures: Failure[] = [];
   let fields = 0;
+  const rules = skipRules(options.skipPrefixes, options.skipImages);
+  const format = options.format;
   const pullSecrets = new PullSecrets([...input.items, ...(input.credentialObjects ?? [])], input.document);
 
   input.items.forEach((entry, itemIndex) => {
@@ -125,16 +134,31 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     if (slots.length === 0) return;
     const resource = resourceRef(entry);
     const file = fileRef(entry);
+    const skipResource = resourceSkipReason(entry, input.document);
+    const skipNames = skippedContainers(entry, input.document);
     let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
       const at: Slot = { itemIndex, item: entry, path: slot.path, segments: segmentsOf(slot.path) };
       if (options.include && !options.include(at)) continue;
       fields++;
+      const current = slot.kind === "image" ? slot.value : slot.currentValue;
+      const name = skipResource === undefined && skipNames.size > 0 ? containerName(entry, at.segments, input.document) : undefined;
+      const skipWhy = skipResource ?? (name !== undefined && skipNames.has(name) ? containerSkipReason(name) : undefined);
+      if (skipWhy !== undefined) {
+        const what = slot.kind === "image" ? `left ${slot.value} alone` : "left alone";
+        report(located(where, { severity: "info", message: `${what}: ${skipWhy}` }, current));
+        continue;
+      }
       if (slot.kind === "problem") {
         const message = `${slot.message}; set it to an image reference such as registry/repository:tag`;
         report(located(where, { severity: "error", message }, slot.currentValue));
         failures.push({ ...at, image: undefined, cause: "INVALID_FIELD", message });
+        continue;
+      }
+      if (slot.value.startsWith(KO_SCHEME)) {
+        const message = `left ko placeholder ${slot.value} alone: ko resolve (or ko apply) replaces it with the image ko builds; run krm-digester on ko's output to pin that image`;
+        report(located(where, { severity: "warning", message }, slot.value));
         continue;
       }
       let ref: ImageReference;
@@ -147,10 +171,15 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         failures.push({ ...at, image: slot.value, cause: "INVALID_REFERENCE", message });
         continue;
       }
-      if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
+      if (ref.digest !== undefined) continue;
+      const ruled = imageSkipReason(ref, rules);
+      if (ruled !== undefined) {
+        report(located(where, { severity: "info", message: `left ${ref.original} alone: ${ruled}` }, ref.original));
+        continue;
+      }
       const known = options.known?.(at, ref);
       if (known !== undefined) {
-        const value = `${ref.original}@${known}`;
+        const value = formatPinned(ref, known, format);
         pins.push({ ...at, node: slot.node, ref, value, digest: known, kept: true });
         report(located(where, { severity: "info", message: `kept ${ref.original} at ${known}, as before this update` }, ref.original, value));
         continue;
@@ -175,7 +204,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       failures.push({ ...at, image: ref.original, cause: causeOf(outcome.error), message });
       continue;
     }
-    const value = `${ref.original}@${outcome.digest}`;
+    const value = formatPinned(ref, outcome.digest, format);
     pins.push({ ...at, node, ref, value, digest: outcome.digest, kept: false });
     pinned++;
     const how = outcome.note ? ` (${outcome.note})` : "";
@@ -236,10 +265,8 @@ function secretWarning(problem: SecretProblem): Result {
   return result;
 }
 
-export function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {
-  const qualified = `${ref.registry}/${ref.repository}`;
-  return prefixes.some((p) => ref.original.startsWith(p) || qualified.startsWith(p));
-}
+/** ko's placeholder (`ko://import/path`), replaced by `ko resolve` with the image it builds. */
+const KO_SCHEME = "ko://";
 
 function causeOf(error: unknown): string {
   return error instanceof RegistryError ? error.code : "ERROR";
