@@ -9,6 +9,8 @@ import { describe } from "./resourcelist/resource-list.js";
 import { IMAGE_FORMATS } from "./name/format.js";
 import type { ImageFormat } from "./name/format.js";
 import { compileGlob, InvalidGlobError } from "./name/glob.js";
+import { EXISTING_DIGEST_MODES } from "./core/existing.js";
+import type { ExistingDigestMode } from "./core/existing.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -36,6 +38,8 @@ export interface DigesterOptions {
   format: ImageFormat;
   /** Glob patterns (src/name/glob.ts): images matching one, as written or canonical, are left alone. */
   skipImages: string[];
+  /** Digests already written: keep (no request), verify, refresh (src/core/existing.ts). */
+  existingDigests: ExistingDigestMode;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -53,6 +57,7 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   registryMirrors: {},
   format: "tag-and-digest",
   skipImages: [],
+  existingDigests: "keep",
 });
 
 export interface ConfigProblem {
@@ -77,6 +82,7 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   registryMirrors: { key: "registryMirrors", parse: parseMirrorConfig },
   format: { key: "format", parse: oneOf(IMAGE_FORMATS) },
   skipImages: { key: "skipImages", parse: globList },
+  existingDigests: { key: "existingDigests", parse: oneOf(EXISTING_DIGEST_MODES) },
 };
 
 export interface ParsedConfig {

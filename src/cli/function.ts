@@ -34,6 +34,8 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
   format              how pins are written: tag-and-digest (default, repo:tag@sha256:...),
                       digest-only (repo@sha256:...), canonical (docker.io/library/nginx:1.27@sha256:...)
+  existingDigests     digests already written: keep (default, no request), verify
+                      (error when the tag moved or the digest is gone), refresh
   skipImages          image globs left alone (* within a path segment, ** across),
                       matched as written and canonical, e.g. gcr.io/distroless/**
 Annotations: krm-digester.dev/skip: "true" leaves a resource alone;

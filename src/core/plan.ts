@@ -19,6 +19,8 @@ import { lookupKey, resolveAll } from "../resolve.js";
 import type { DigestSource } from "../resolve.js";
 import type { FileRef, ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
+import { existingLookup, existingVerdict } from "./existing.js";
+import type { ExistingDigestMode } from "./existing.js";
 import { containerName, containerSkipReason, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "./skip.js";
 
 /** A key or list index on the way from an item's root to a field. */
@@ -52,6 +54,8 @@ export interface PlanOptions {
   readonly skipImages?: readonly string[] | undefined;
   /** How pinned references are written (src/name/format.ts); default tag-and-digest. */
   readonly format?: ImageFormat | undefined;
+  /** Digests already written: keep (default, no request), verify, refresh (src/core/existing.ts). */
+  readonly existingDigests?: ExistingDigestMode | undefined;
   /** Unique references resolved at once. */
   readonly concurrency: number;
   /** The caller gave up (a deadline): lookups in flight end, and fail. */
@@ -102,6 +106,8 @@ interface Where {
 
 interface Pending {
   ref: ImageReference;
+  /** For a field that has a digest already (existingDigests verify/refresh): what is looked up, and that digest. */
+  existing?: { lookup: ImageReference; written: string; mode: "verify" | "refresh" } | undefined;
   /** The pull secret of the workload that applies to this image, if any. */
   scope: CredentialScope | undefined;
   node: Scalar;
@@ -171,13 +177,15 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         failures.push({ ...at, image: slot.value, cause: "INVALID_REFERENCE", message });
         continue;
       }
-      if (ref.digest !== undefined) continue;
+      const mode = options.existingDigests ?? "keep";
+      const lookup = existingLookup(ref, mode);
+      if (ref.digest !== undefined && lookup === undefined) continue;
       const ruled = imageSkipReason(ref, rules);
       if (ruled !== undefined) {
         report(located(where, { severity: "info", message: `left ${ref.original} alone: ${ruled}` }, ref.original));
         continue;
       }
-      const known = options.known?.(at, ref);
+      const known = ref.digest === undefined ? options.known?.(at, ref) : undefined;
       if (known !== undefined) {
         const value = formatPinned(ref, known, format);
         pins.push({ ...at, node: slot.node, ref, value, digest: known, kept: true });
@@ -188,16 +196,31 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         secrets = pullSecrets.forWorkload(entry);
         for (const problem of pullSecrets.takeProblems()) report(secretWarning(problem));
       }
-      pending.push({ ref, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
+      const existing = lookup && ref.digest !== undefined && mode !== "keep" ? { lookup, written: ref.digest, mode } : undefined;
+      pending.push({ ref, existing, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
     }
   });
 
-  const outcomes = await resolveAll(pending, source, options.concurrency, options.signal);
+  const lookups = pending.map((p) => ({ ref: p.existing?.lookup ?? p.ref, scope: p.scope }));
+  const outcomes = await resolveAll(lookups, source, options.concurrency, options.signal);
 
   let pinned = pins.length;
-  for (const { ref, scope, node, where, at, order } of pending) {
-    const outcome = outcomes.get(lookupKey(ref, scope));
+  for (const { ref, existing, scope, node, where, at, order } of pending) {
+    const outcome = outcomes.get(lookupKey(existing?.lookup ?? ref, scope));
     if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
+    const verdict = existing && existingVerdict(ref, existing.written, existing.mode, outcome);
+    if (verdict && "refreshed" in verdict) {
+      const value = formatPinned(ref, verdict.refreshed, format);
+      pins.push({ ...at, node, ref, value, digest: verdict.refreshed, kept: false });
+      pinned++;
+      report(located(where, { severity: "info", message: verdict.message }, ref.original, value), order);
+      continue;
+    }
+    if (verdict) {
+      report(located(where, { severity: verdict.severity, message: verdict.message }, ref.original), order);
+      if (verdict.severity === "error") failures.push({ ...at, image: ref.original, cause: verdict.cause ?? "ERROR", message: verdict.message });
+      continue;
+    }
     if ("error" in outcome) {
       const message = failureMessage(ref, outcome.error);
       report(located(where, { severity: "error", message }, ref.original), order);

@@ -261,6 +261,81 @@ describe("fn-config/ examples", () => {
       assert.deepEqual(config.problems, []);
       assert.equal(config.options.format, "tag-and-digest");
       assert.ok(config.options.skipImages.includes("gcr.io/distroless/**"));
+      assert.equal(config.options.existingDigests, "keep");
     });
   }
+});
+
+describe("existingDigests against a real registry (a moved tag, a digest the repository lacks)", () => {
+  let registry: Registry;
+  let old: string;
+  let now: string;
+  let stable: string;
+  const missing = `sha256:${"0".repeat(64)}`;
+
+  before(async () => {
+    registry = await startRegistry();
+    old = (await pushImage(registry, { repository: "shop/moved", tag: "v1", kind: "oci-manifest" })).digest;
+    now = (await pushImage(registry, { repository: "shop/moved", tag: "v1", kind: "oci-index" })).digest; // the tag moves
+    stable = (await pushImage(registry, { repository: "shop/stable", tag: "v1", kind: "docker-manifest-list" })).digest;
+  });
+  after(() => registry.stop());
+
+  const pod = (): Pod => ({
+    images: [
+      `${registry.host}/shop/moved:v1@${old}`,
+      `${registry.host}/shop/stable:v1@${stable}`,
+      `${registry.host}/shop/stable@${stable}`,
+      `${registry.host}/shop/stable@${missing}`,
+      `${registry.host}/shop/stable:v1`,
+    ],
+  });
+
+  it("keep (default): no request for fields with a digest", async () => {
+    const run = await runFn(list([pod()]));
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((parse(run.stdout) as Output).results?.length, 1);
+    assert.match(run.stderr, /1 unique references resolved \(1 HEAD, 0 GET/);
+  });
+
+  it("verify: a moved tag and a missing digest are errors naming both digests; nothing changes; one request per unique reference", async () => {
+    const run = await runFn(list([pod()], { existingDigests: "verify" }));
+    assert.equal(run.code, 1);
+    const out = parse(run.stdout) as Output;
+    const h = registry.host;
+    assert.deepEqual(imagesOf(out).slice(0, 4), pod().images.slice(0, 4));
+    assert.deepEqual(out.results?.map((r) => [r.severity, r.message]), [
+      ["error", `${h}/shop/moved:v1@${old} is stale: tag v1 now points at ${now}, not at the digest written (${old}); pin it again, or set existingDigests: refresh`],
+      ["info", `verified ${h}/shop/stable:v1@${stable}: tag v1 still points at ${stable}`],
+      ["info", `verified ${h}/shop/stable@${stable}: the digest exists in the repository`],
+      ["error", `digest ${missing} of ${h}/shop/stable@${missing} is not in repository ${h}/shop/stable; pin it again from a tag`],
+      ["info", `pinned ${h}/shop/stable:v1 to ${stable}`],
+    ]);
+    // shop/moved:v1, shop/stable:v1 (twice, one lookup), two digests by themselves.
+    assert.match(run.stderr, /4 unique references resolved/);
+  });
+
+  it("refresh: a moved tag gets the new digest and the result names old and new; current ones are kept", async () => {
+    const run = await runFn(list([pod()], { existingDigests: "refresh" }));
+    assert.equal(run.code, 0, run.stderr);
+    const out = parse(run.stdout) as Output;
+    const h = registry.host;
+    assert.deepEqual(imagesOf(out), [`${h}/shop/moved:v1@${now}`, `${h}/shop/stable:v1@${stable}`, `${h}/shop/stable@${stable}`, `${h}/shop/stable@${missing}`, `${h}/shop/stable:v1@${stable}`]);
+    assert.deepEqual(out.results?.map((r) => r.message).slice(0, 2), [
+      `refreshed ${h}/shop/moved:v1@${old}: tag v1 moved from ${old} to ${now}`,
+      `kept ${h}/shop/stable:v1@${stable}: tag v1 still points at ${stable}`,
+    ]);
+    assert.equal(out.results?.[0]?.field?.proposedValue, `${h}/shop/moved:v1@${now}`);
+  });
+
+  it("refresh writes the new digest in the format asked", async () => {
+    const run = await runFn(list([{ images: [`${registry.host}/shop/moved:v1@${old}`] }], { existingDigests: "refresh", format: "canonical" }));
+    assert.deepEqual(imagesOf(parse(run.stdout) as Output), [`${registry.host}/shop/moved:v1@${now}`]);
+  });
+
+  it("a bad value names the key and the values allowed", async () => {
+    const run = await runFn(list([pod()], { existingDigests: "check" }));
+    assert.equal(run.code, 1);
+    assert.equal((parse(run.stdout) as Output).results?.[0]?.message, 'functionConfig: existingDigests: expected one of keep, verify, refresh, got "check"');
+  });
 });
