@@ -2,6 +2,7 @@
 // no node_modules at run time (kpt --exec, Kptfile exec steps, kustomize).
 import { build } from "esbuild";
 import { chmod, readFile, writeFile } from "node:fs/promises";
+import { lazyChunks } from "./lazy-chunks.mjs";
 
 const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const outfile = "dist/krm-digester";
@@ -19,6 +20,8 @@ await build({
   banner: { js: "#!/usr/bin/env node" },
   define: { __KRM_DIGESTER_VERSION__: JSON.stringify(pkg.version) },
   logLevel: "warning",
+  // Loaded by online mode and the webhook only: kept out of the function's start-up.
+  plugins: [lazyChunks(["src/cluster/kube-lib.ts", "src/webhook/x509-lib.ts"], "node20.18")],
 });
 await chmod(outfile, 0o755);
 // Inside this repo ("type": "module") Node would load the extension-less

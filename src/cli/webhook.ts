@@ -141,7 +141,7 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
     return 0;
   }
   // The API is needed for pull secrets (online) and for writing the caBundle (rotation), even offline.
-  const access = !flags.offline || !flags.disableCertRotation ? await connect({ kubeconfig: flags.kubeconfig }) : undefined;
+  const access = !flags.offline || !flags.disableCertRotation ? await connect({ kubeconfig: flags.kubeconfig, watch: true }, flags.offline) : undefined;
   const rotation = flags.disableCertRotation || !access ? undefined : await startCertRotation({ certDir: flags.config.certDir, cluster: access.cluster, log });
   const running = await startWebhook({ ...flags.config, cluster: flags.offline ? undefined : access, log });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -15,6 +15,8 @@ export interface ClusterOptions {
   kubeconfig?: string | undefined;
   /** How long a read Secret or ServiceAccount is reused, in milliseconds (a watch may keep it fresher). */
   cacheTtlMs?: number | undefined;
+  /** Keep cached objects fresh with a watch per resource type (the long-running webhook); off for one-shot runs. */
+  watch?: boolean | undefined;
 }
 
 export interface Cluster {
@@ -22,7 +24,10 @@ export interface Cluster {
   secret(namespace: string, name: string): Promise<KubeObject | undefined>;
   /** The v1 ServiceAccount, or undefined when it does not exist (404). Throws ClusterError otherwise. */
   serviceAccount(namespace: string, name: string): Promise<KubeObject | undefined>;
-  /** Writes `caBundle` (PEM, base64-encoded as the API wants) into every webhook of the MutatingWebhookConfiguration. */
+  /**
+   * Adds the CA (PEM) to `caBundle` (base64-encoded as the API wants) of every webhook of the
+   * MutatingWebhookConfiguration; CAs already there that are still valid stay (other replicas', the one before a rotation).
+   */
   setWebhookCABundle(configurationName: string, caPem: string): Promise<void>;
   /** Whether the API server answers now (for /readyz); cheap, may be cached for a moment. */
   reachable(): Promise<boolean>;

@@ -8,6 +8,7 @@ import { EntryError, credentialOf } from "./entry.js";
 import { readCredentialFile } from "./file.js";
 import { coversPath, hasScheme, normalizeHost, parseKey } from "./keys.js";
 import type { RegistryKey } from "./keys.js";
+import { quoteShort } from "../registry/text.js";
 
 export interface AuthFileEntry extends RegistryKey {
   /** The key as written. */
@@ -68,9 +69,9 @@ export class AuthFileSource implements CredentialSource {
     if (!match) return { detail: `no entry for ${normalizeHost(registry)}/${repository}` };
     try {
       const credential = credentialOf(match.entry);
-      return { credential, detail: `${JSON.stringify(match.key)}${credential ? "" : " holds no credentials"}` };
+      return { credential, detail: `${quoteShort(match.key)}${credential ? "" : " holds no credentials"}` };
     } catch (err) {
-      if (err instanceof EntryError) throw new Error(`containers auth.json ${this.path}: ${JSON.stringify(match.key)}: ${err.message}`);
+      if (err instanceof EntryError) throw new Error(`containers auth.json ${this.path}: ${quoteShort(match.key)}: ${err.message}`);
       throw err;
     }
   }

@@ -9,6 +9,7 @@ import { EntryError, credentialOf } from "./entry.js";
 import { readCredentialFile } from "./file.js";
 import type { CredentialHelpers } from "./helper.js";
 import { DOCKER_HUB_SERVER_URL, normalizeHost, parseKey } from "./keys.js";
+import { quoteShort } from "../registry/text.js";
 
 export interface DockerConfig {
   readonly auths: readonly { readonly key: string; readonly host: string; readonly entry: unknown }[];
@@ -37,7 +38,7 @@ export function parseDockerConfig(json: unknown): DockerConfig {
   if (json.credHelpers !== undefined) {
     if (!isObject(json.credHelpers)) throw new Error(`"credHelpers" is not an object`);
     for (const [key, helper] of Object.entries(json.credHelpers)) {
-      if (typeof helper !== "string" || helper === "") throw new Error(`credHelpers ${JSON.stringify(key)} is not a helper name`);
+      if (typeof helper !== "string" || helper === "") throw new Error(`credHelpers ${quoteShort(key)} is not a helper name`);
       const parsed = parseKey(key, true);
       if (parsed && !credHelpers.has(parsed.host)) credHelpers.set(parsed.host, { key, helper });
     }
@@ -66,7 +67,7 @@ export class DockerConfigSource implements CredentialSource {
     const configured = config.credHelpers.get(host);
     const helper = configured?.helper ?? config.credsStore;
     if (helper !== undefined) {
-      const via = configured ? `credHelpers ${JSON.stringify(configured.key)}` : "credsStore";
+      const via = configured ? `credHelpers ${quoteShort(configured.key)}` : "credsStore";
       const credential = await this.ask(helper, host, via);
       return { credential, detail: `${via}: docker-credential-${helper}${credential ? "" : " has none"}` };
     }
@@ -78,12 +79,12 @@ export class DockerConfigSource implements CredentialSource {
       try {
         credential = credentialOf(entry);
       } catch (err) {
-        if (err instanceof EntryError) throw new Error(`docker config ${this.path}: auths ${JSON.stringify(key)}: ${err.message}`);
+        if (err instanceof EntryError) throw new Error(`docker config ${this.path}: auths ${quoteShort(key)}: ${err.message}`);
         throw err;
       }
-      if (credential) return { credential, detail: `auths ${JSON.stringify(key)}` };
+      if (credential) return { credential, detail: `auths ${quoteShort(key)}` };
     }
-    return { detail: entries.length > 0 ? `auths ${JSON.stringify(entries[0]?.key)} holds no credentials` : `no entry for ${host}` };
+    return { detail: entries.length > 0 ? `auths ${quoteShort(entries[0]?.key ?? "")} holds no credentials` : `no entry for ${host}` };
   }
 
   private async ask(helper: string, host: string, via: string): Promise<Credential | undefined> {

@@ -8,6 +8,12 @@ export class EntryError extends Error {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Longer than any real password or token (JWTs and cloud access tokens are a
+ * few KiB), and well below the ~1 MiB of request head that registries accept:
+ * a bigger value is a pasted file, not a credential.
+ */
+export const MAX_FIELD_LENGTH = 64 * 1024;
 
 /**
  * The credential an entry holds, or undefined for an entry without any (the
@@ -22,6 +28,9 @@ export function credentialOf(entry: unknown): Credential | undefined {
     const value = fields[name];
     if (value === undefined || value === null) return "";
     if (typeof value !== "string") throw new EntryError(`"${name}" is not a string`);
+    if (value.length > MAX_FIELD_LENGTH) {
+      throw new EntryError(`"${name}" is ${value.length} characters long, more than any credential (the most accepted is ${MAX_FIELD_LENGTH})`);
+    }
     return value;
   };
   const registryToken = text("registrytoken");

@@ -6,6 +6,7 @@
 // answer's content never reaches a message.
 import { spawn } from "node:child_process";
 import type { Credential } from "../registry/credentials.js";
+import { quoteShort } from "../registry/text.js";
 
 export class HelperError extends Error {
   override readonly name = "HelperError";
@@ -14,7 +15,8 @@ export class HelperError extends Error {
 /** What helpers print (on stdout, exit 1) when they have nothing for the server. */
 const NOT_FOUND = /credentials not found/i;
 const MAX_OUTPUT_BYTES = 1024 * 1024;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** What docker accepts as a helper name, and short enough to be a file name (spawn fails on a longer one). */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export interface HelperOptions {
   /** Deadline for one helper call, in ms. */
@@ -42,13 +44,14 @@ export class CredentialHelpers {
 
   private async run(name: string, serverUrl: string): Promise<Credential | undefined> {
     const program = `docker-credential-${name}`;
-    if (!NAME.test(name)) throw new HelperError(`${JSON.stringify(program)} is not a valid credential helper name`);
-    const { code, stdout, stderr, spawnError, timedOut } = await execute(program, serverUrl, this.options);
+    if (!NAME.test(name)) throw new HelperError(`${quoteShort(program)} is not a valid credential helper name`);
+    const { code, stdout, stderr, spawnError, timedOut, overflow } = await execute(program, serverUrl, this.options);
     if (spawnError !== undefined) {
       const missing = (spawnError as NodeJS.ErrnoException).code === "ENOENT";
       throw new HelperError(missing ? `${program} is not installed (not found on PATH)` : `${program} could not be started: ${spawnError.message}`);
     }
     if (timedOut) throw new HelperError(`${program} did not answer within ${seconds(this.options.timeoutMs)}`);
+    if (overflow) throw new HelperError(`${program} get printed more than ${MAX_OUTPUT_BYTES / 1024 / 1024} MiB and was stopped`);
     if (code !== 0) {
       if (NOT_FOUND.test(stdout) || NOT_FOUND.test(stderr)) return undefined;
       // Helpers built on docker-credential-helpers print their errors on stdout; a JSON line there may be a secret.
@@ -70,8 +73,11 @@ export function parseAnswer(stdout: string, program: string): Credential | undef
     // JSON.parse quotes the text it failed on: the secret must not end up in the message.
     throw new HelperError(`${program} get did not answer with JSON`);
   }
-  if (typeof answer !== "object" || answer === null) throw new HelperError(`${program} get did not answer with a JSON object`);
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) throw new HelperError(`${program} get did not answer with a JSON object`);
   const { Username: username, Secret: secret } = answer as Record<string, unknown>;
+  for (const [name, value] of [["Username", username], ["Secret", secret]] as const) {
+    if (value !== undefined && value !== null && typeof value !== "string") throw new HelperError(`${program} get answered with a "${name}" that is not a string`);
+  }
   if (typeof secret !== "string" || secret === "") return undefined;
   if (username === "<token>") return { kind: "identityToken", token: secret };
   return { kind: "basic", username: typeof username === "string" ? username : "", password: secret };
@@ -92,6 +98,8 @@ interface Outcome {
   stderr: string;
   spawnError?: Error;
   timedOut: boolean;
+  /** It printed more than MAX_OUTPUT_BYTES and was killed. */
+  overflow: boolean;
 }
 
 function execute(program: string, input: string, options: HelperOptions): Promise<Outcome> {
@@ -101,13 +109,14 @@ function execute(program: string, input: string, options: HelperOptions): Promis
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
+    let overflow = false;
     let spawnError: Error | undefined;
     let settled = false;
     const finish = (code: number | null, timedOut: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      const outcome: Outcome = { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut };
+      const outcome: Outcome = { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut, overflow };
       if (spawnError) outcome.spawnError = spawnError;
       resolve(outcome);
     };
@@ -120,8 +129,10 @@ function execute(program: string, input: string, options: HelperOptions): Promis
     };
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_OUTPUT_BYTES) kill();
-      else into.push(chunk);
+      if (size > MAX_OUTPUT_BYTES) {
+        overflow = true;
+        kill();
+      } else into.push(chunk);
     };
     child.stdout.on("data", collect(out));
     child.stderr.on("data", collect(err));

@@ -62,7 +62,7 @@ export function kubeletMatch(key: RegistryKey, registry: string, repository: str
   const keyLabels = keyName.split(".");
   const labels = name.split(".");
   if (keyLabels.length !== labels.length) return false;
-  return keyLabels.every((glob, i) => globLabel(glob).test(labels[i] ?? "")) && coversPath(key.path, repository);
+  return keyLabels.every((glob, i) => globMatch(glob, labels[i] ?? "")) && coversPath(key.path, repository);
 }
 
 /**
@@ -88,7 +88,32 @@ function splitPort(host: string): [string, string] {
   return [host.slice(0, colon), host.slice(colon + 1)];
 }
 
-function globLabel(glob: string): RegExp {
-  const source = [...glob].map((c) => (c === "*" ? "[^.]*" : c === "?" ? "[^.]" : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&"))).join("");
-  return new RegExp(`^${source}$`);
+/**
+ * `*` (any run) and `?` (one character) within a label, everything else
+ * literal. Iterative, with one backtrack point (the last `*`): a key of many
+ * stars cannot make it slow, where a regular expression backtracks
+ * exponentially (`*****x` against a long label). Keys come from the package.
+ */
+export function globMatch(glob: string, text: string): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    const c = glob[g];
+    if (c !== undefined && c !== "*" && (c === "?" || c === text[t])) {
+      g++;
+      t++;
+    } else if (c === "*") {
+      star = g++;
+      resume = t;
+    } else if (star >= 0) {
+      g = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (glob[g] === "*") g++;
+  return g === glob.length;
 }

@@ -14,6 +14,7 @@ import { jsonPosition } from "./file.js";
 import { bySpecificity, kubeletMatch, parseKey } from "./keys.js";
 import type { RegistryKey } from "./keys.js";
 import { CONTAINER_LISTS, POD_SPEC_PATHS } from "../workloads.js";
+import { quoteShort } from "../registry/text.js";
 
 const DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson";
 const DOCKER_CFG = "kubernetes.io/dockercfg";
@@ -125,7 +126,7 @@ export class PullSecrets {
     };
     if (field === undefined) {
       return problem(
-        `has type ${JSON.stringify(type ?? "Opaque")}, so it holds no registry credentials and is not used; ` +
+        `has type ${quoteShort(typeof type === "string" ? type : type === undefined ? "Opaque" : JSON.stringify(type) ?? "")}, so it holds no registry credentials and is not used; ` +
           `pull secrets have type ${DOCKER_CONFIG_JSON} (or ${DOCKER_CFG})`,
       );
     }
@@ -139,7 +140,10 @@ export class PullSecrets {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return problem(`has data.${field} that is not base64; the Secret is not used`);
       text = Buffer.from(compact, "base64").toString("utf8");
     }
-    if (text === undefined) return problem(`has no data.${field}; the Secret is not used`);
+    if (text === undefined) {
+      const present = asRecord(secret.data)[field] ?? asRecord(secret.stringData)[field];
+      return problem(present === undefined ? `has no data.${field}; the Secret is not used` : `has data.${field} that is not a string; the Secret is not used`);
+    }
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -160,7 +164,7 @@ export class PullSecrets {
         if (credential) entries.push({ secret: label, key, match, credential });
       } catch (err) {
         if (!(err instanceof EntryError)) throw err;
-        this.problem(item, `Secret ${label}: ${field} key ${JSON.stringify(key)}: ${err.message}; the entry is not used`);
+        this.problem(item, `Secret ${label}: ${field} key ${quoteShort(key)}: ${err.message}; the entry is not used`);
       }
     }
     return entries;
@@ -201,8 +205,8 @@ export class PullSecretSource implements CredentialSource {
 
   find(registry: string, repository: string): Promise<Match> {
     const { key, match, credential } = this.entry;
-    if (!kubeletMatch(match, registry, repository)) return Promise.resolve({ detail: `key ${JSON.stringify(key)} does not match` });
-    return Promise.resolve({ credential, detail: `key ${JSON.stringify(key)}` });
+    if (!kubeletMatch(match, registry, repository)) return Promise.resolve({ detail: `key ${quoteShort(key)} does not match` });
+    return Promise.resolve({ credential, detail: `key ${quoteShort(key)}` });
   }
 }
 

@@ -14,6 +14,7 @@ import { mirrorTable, registryKey } from "./mirrors.js";
 import type { Mirror, MirrorMap } from "./mirrors.js";
 import { Network } from "./network.js";
 import type { NetworkOptions } from "./network.js";
+import { Secrets } from "./redact.js";
 import { Authenticator } from "./token.js";
 import { Transport } from "./transport.js";
 import type { Endpoint, HttpResponse, Stats } from "./transport.js";
@@ -62,8 +63,10 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     this.ownNetwork = options.network === undefined;
     this.network = options.network ?? new Network(options);
+    const secrets = new Secrets();
     this.transport = new Transport({
       network: this.network,
+      redact: (text) => secrets.redact(text),
       insecureRegistries: options.insecureRegistries,
       userAgent: options.userAgent ?? `krm-digester/${VERSION}`,
     });
@@ -72,6 +75,8 @@ export class RegistryClient {
       (url, req, context) => this.transport.request(url, req, context),
       options.credentials ?? anonymous,
       (registry) => this.transport.allowsPlainHttp(registry),
+      Date.now,
+      secrets,
     );
   }
 
@@ -102,6 +107,17 @@ export class RegistryClient {
    * reported, with what the mirrors said appended.
    */
   async resolve(ref: ImageReference, signal?: AbortSignal): Promise<Resolution> {
+    try {
+      const resolution = await this.resolveThroughMirrors(ref, signal);
+      return resolution.note === undefined ? resolution : { ...resolution, note: this.auth.secrets.redact(resolution.note) };
+    } catch (err) {
+      // Error bodies, challenges and helper messages are the other side's text: no secret of ours leaves in them.
+      if (err instanceof Error) err.message = this.auth.secrets.redact(err.message);
+      throw err;
+    }
+  }
+
+  private async resolveThroughMirrors(ref: ImageReference, signal: AbortSignal | undefined): Promise<Resolution> {
     if (ref.digest !== undefined) return { digest: ref.digest };
     const tag = tagOf(ref);
     const upstream: ErrorContext = { registry: ref.registry, repository: ref.repository, tag, image: ref.original };

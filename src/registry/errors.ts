@@ -5,6 +5,7 @@ import { networkInterfaces } from "node:os";
 import { DOCKER_HUB } from "../name/reference.js";
 import type { Proxy } from "./proxy.js";
 import { parseRetryAfter } from "./retry.js";
+import { clip } from "./text.js";
 
 export type RegistryErrorCode =
   | "TAG_NOT_FOUND"
@@ -185,7 +186,8 @@ export function fromResponse(status: number, body: Uint8Array | undefined, conte
     : status === 408 ? "TIMEOUT"
     : status >= 500 ? "SERVER"
     : "PROTOCOL";
-  let detail = first ? [first.code, first.message].filter(Boolean).join(": ") : `HTTP ${status}`;
+  // The registry's own words, cut short: an error body is up to 64 KiB of whatever it chose to send.
+  let detail = first ? clip([first.code, first.message].filter(Boolean).join(": ")) : `HTTP ${status}`;
   if (first && !detail.includes(String(status))) detail = `HTTP ${status} ${detail}`;
   let hint: string | undefined;
   if (code === "RATE_LIMITED") {
@@ -242,6 +244,12 @@ export class RunDeadlineError extends Error {
     super(`the run deadline of ${formatDuration(ms)} passed`);
   }
 }
+
+/**
+ * undici's limit on a response head: Node's http.maxHeaderSize, 16 KiB unless
+ * --max-http-header-size says otherwise (not read here: node:http is not loaded at start-up).
+ */
+const MAX_HEADER_KIB = 16;
 
 const TLS_CODE = /^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|EPROTO$)/;
 
@@ -377,9 +385,27 @@ function classifyOne(e: Record<string, unknown>, s: NetworkSituation): Classifie
     }
     return { code: "UNREACHABLE", detail: connect, transient: false, connect: true };
   }
+  // nghttp2's verdict on an HTTP/2 answer: a header list over Node's 64 KiB (maxHeaderListSize) or a broken frame.
+  const h2 = /NGHTTP2_(FRAME_SIZE|COMPRESSION|PROTOCOL)_ERROR/.exec(message);
+  if (h2) {
+    return {
+      code: "PROTOCOL",
+      detail: `the HTTP/2 response from ${s.host} was malformed or its headers larger than 64 KiB, the most krm-digester reads (${h2[0]})`,
+      transient: false,
+    };
+  }
   const dropped = DROPPED[code];
   if (dropped) return { code: "UNREACHABLE", detail: dropped, transient: TRANSIENT.has(code) };
   if (code === "UND_ERR_CLOSED" || code === "UND_ERR_DESTROYED") return { code: "UNREACHABLE", detail: "client closed", transient: false };
+  if (code === "UND_ERR_HEADERS_OVERFLOW") {
+    return {
+      code: "PROTOCOL",
+      detail: `the response headers from ${s.host} are larger than ${MAX_HEADER_KIB} KiB, the most krm-digester reads`,
+      transient: false,
+    };
+  }
+  // llhttp's verdict on bytes that are not HTTP/1.1 (HPE_INVALID_CONSTANT, HPE_INVALID_HEADER_TOKEN, …).
+  if (code.startsWith("HPE_")) return { code: "PROTOCOL", detail: `${s.host} sent a malformed HTTP response (${code})`, transient: false };
   if (TLS_CODE.test(code)) return tlsFailure(code, message, s);
   return undefined;
 }

@@ -8,6 +8,8 @@ import type { BearerChallenge, Challenge } from "./challenge.js";
 import type { Credential, CredentialProvider } from "./credentials.js";
 import { RegistryError, fromResponse } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
+import { Secrets } from "./redact.js";
+import { quoteShort } from "./text.js";
 import { responseExtra } from "./transport.js";
 import type { HttpRequest, HttpResponse } from "./transport.js";
 
@@ -21,6 +23,8 @@ export interface Token {
 }
 
 const DEFAULT_EXPIRES_IN_S = 60;
+/** A token response is a JWT or two in JSON: Docker Hub's are ~4 KiB, the largest seen ~10 KiB. */
+export const MAX_TOKEN_BYTES = 1024 * 1024;
 const MAX_MARGIN_MS = 10_000;
 
 export class Authenticator {
@@ -32,6 +36,8 @@ export class Authenticator {
     /** Whether plain HTTP is acceptable for this registry (loopback/insecure); gates credentials to http realms. */
     private readonly allowsPlainHttp: (registry: string) => boolean,
     private readonly now: () => number = Date.now,
+    /** Every credential presented and token received, for cleaning what the registry says back. */
+    readonly secrets: Secrets = new Secrets(),
   ) {}
 
   /**
@@ -87,7 +93,9 @@ export class Authenticator {
 
   private async lookup(context: ErrorContext): Promise<Credential | undefined> {
     try {
-      return await this.credentials.lookup(context.registry, context.repository);
+      const credential = await this.credentials.lookup(context.registry, context.repository);
+      if (credential !== undefined) this.secrets.addCredential(credential);
+      return credential;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new RegistryError("UNAUTHORIZED", context, `looking up credentials failed: ${why.split("\n")[0] ?? why}`, { cause: err });
@@ -143,16 +151,21 @@ export class Authenticator {
     try {
       realm = new URL(challenge.realm);
     } catch {
-      throw new RegistryError("PROTOCOL", context, `token realm ${JSON.stringify(challenge.realm)} is not a URL`);
+      throw new RegistryError("PROTOCOL", context, `token realm ${quoteShort(challenge.realm)} is not a URL`);
     }
     if (realm.protocol !== "https:" && realm.protocol !== "http:") {
-      throw new RegistryError("PROTOCOL", context, `token realm ${challenge.realm} is not an http(s) URL`);
+      throw new RegistryError("PROTOCOL", context, `token realm ${quoteShort(challenge.realm)} is not an http(s) URL`);
     }
     const subject = `token service ${realm.host} of registry ${context.registry}`;
     // The realm was named by the registry, so it may see the registry's credentials, but not in clear
     // text over the network unless the user already accepts plain HTTP for this registry.
     const mayCarry = realm.protocol === "https:" || isLoopback(realm.host) || this.allowsPlainHttp(context.registry);
     const usable = mayCarry ? credential : undefined;
+    // Said when the token service refuses: the user has credentials, and why they were not sent.
+    const withheld =
+      credential !== undefined && !mayCarry
+        ? `; the credentials were not sent: the token service ${realm.origin} is plain HTTP and the registry is not in insecureRegistries`
+        : "";
     const wanted = scopes(context, challenge);
 
     let res: HttpResponse | undefined;
@@ -169,6 +182,7 @@ export class Authenticator {
           subject,
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: form.toString(),
+          maxBodyBytes: MAX_TOKEN_BYTES,
         },
         context,
       );
@@ -180,17 +194,19 @@ export class Authenticator {
       for (const scope of wanted) url.searchParams.append("scope", scope);
       const headers: Record<string, string> = {};
       if (usable?.kind === "basic") headers.authorization = basic(usable.username, usable.password);
-      res = await this.send(url, { method: "GET", kind: "token", subject, headers, maxBodyBytes: 1024 * 1024 }, context);
+      res = await this.send(url, { method: "GET", kind: "token", subject, headers, maxBodyBytes: MAX_TOKEN_BYTES }, context);
     }
 
     if (res.status === 401 || res.status === 403) {
       const why = usable ? "rejected the credentials" : "refused an anonymous token";
-      throw new RegistryError("UNAUTHORIZED", context, `${why} (HTTP ${res.status})`, { subject, status: res.status });
+      throw new RegistryError("UNAUTHORIZED", context, `${why} (HTTP ${res.status})${withheld}`, { subject, status: res.status });
     }
     if (res.status !== 200) {
       throw fromResponse(res.status, res.body, context, responseExtra(res, subject));
     }
-    return parseToken(res.body, this.now(), context, subject);
+    const token = parseToken(res.body, this.now(), context, subject);
+    this.secrets.addToken(token.token);
+    return token;
   }
 }
 

@@ -12,6 +12,7 @@ import type { Network } from "./network.js";
 import { proxyFor } from "./proxy.js";
 import type { Proxy } from "./proxy.js";
 import { backoffMs, parseRetryAfter, retryableStatus, sleep } from "./retry.js";
+import { quoteShort } from "./text.js";
 
 export type RequestKind = "head" | "get" | "token" | "ping" | "tags";
 
@@ -32,6 +33,8 @@ export interface Stats {
 
 export interface TransportOptions {
   readonly network: Network;
+  /** Cleans what the other side sends back in error bodies and challenges of the secrets sent to it. */
+  readonly redact?: (text: string) => string;
   readonly insecureRegistries?: readonly string[] | undefined;
   readonly userAgent: string;
 }
@@ -74,9 +77,18 @@ export interface Endpoint {
   readonly wwwAuthenticate: string | string[] | undefined;
 }
 
-const MAX_REDIRECTS = 5;
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Redirects followed within one attempt (Go's client follows 10, curl 50; registries use one, to storage). */
+export const MAX_REDIRECTS = 5;
+/** The OCI manifest limit registries apply (distribution, containerd's 4 MiB read limit). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Error bodies are read this far and cut: only their first error code and message are used. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+const WHAT: Readonly<Record<RequestKind, string>> = { head: "manifest", get: "manifest", token: "token response", ping: "/v2/ answer", tags: "tag list" };
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
+}
 
 export function header(headers: Headers, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
@@ -155,7 +167,8 @@ export class Transport {
     // Plain HTTP is a guess while HTTPS is out: one attempt (a TLS port may just drop it).
     const plain = settle(this.ping(`http://${host}`, context, { signal: loser.signal, retry: false }));
     const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
-    const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 ? p : new Promise<never>(() => undefined)));
+    // A 5xx does not win the race either: through HTTP_PROXY it is the proxy failing to speak plain HTTP to a TLS port.
+    const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 && p.value.status < 500 ? p : new Promise<never>(() => undefined)));
     try {
       const first = await Promise.race([secure, plainAnswered]);
       if (first.ok) return first.value;
@@ -166,7 +179,11 @@ export class Transport {
       let http = await plain;
       // HTTPS failed: now plain HTTP is the answer, and a dropped connection deserves its retries.
       if (!http.ok && http.error instanceof RegistryError && http.error.transient) http = await settle(this.ping(`http://${host}`, context));
-      if (!http.ok) throw httpsError.code === "TLS" ? httpsError : http.error;
+      // The port spoke plain HTTP (HTTPS got non-TLS bytes, or plain HTTP got an answer we could not use:
+      // huge headers, garbage): then what went wrong over plain HTTP is the story, not the TLS failure.
+      const notTls = httpsError.code === "TLS" && httpsError.detail.includes("does not speak TLS");
+      const spoke = !http.ok && http.error instanceof RegistryError && (http.error.code === "PROTOCOL" || notTls);
+      if (!http.ok) throw httpsError.code === "TLS" && !spoke ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.
       if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;
       return http.value;
@@ -275,20 +292,34 @@ export class Transport {
         if (redirects >= MAX_REDIRECTS) {
           throw new RegistryError("PROTOCOL", context, `more than ${MAX_REDIRECTS} redirects from ${url.host}`);
         }
-        const next = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new RegistryError("PROTOCOL", context, `${url.host} redirected to ${quoteShort(location)}, which is not a URL`);
+        }
         if (next.protocol !== "https:" && next.protocol !== "http:") {
-          throw new RegistryError("PROTOCOL", context, `redirect to unsupported URL scheme ${next.protocol}`);
+          throw new RegistryError("PROTOCOL", context, `redirect to unsupported URL scheme ${quoteShort(next.protocol, 20)}`);
         }
         // No silent downgrade: plain HTTP only where the user allows it for the registry.
         if (url.protocol === "https:" && next.protocol === "http:" && !this.allowsPlainHttp(next.host)) {
           throw new RegistryError("PROTOCOL", context, `${url.host} redirected from HTTPS to plain HTTP (${next.origin}), which was refused`);
         }
-        // Credentials are for the origin that asked for them, never for a redirect target elsewhere.
-        if (next.origin !== url.origin) delete headers.authorization;
-        if (res.statusCode === 303 && method === "POST") {
+        // 301, 302 and 303 after a POST mean "GET that", as browsers and Go's client read them.
+        if (method === "POST" && res.statusCode !== 307 && res.statusCode !== 308) {
           method = "GET";
           body = undefined;
           delete headers["content-type"];
+        }
+        if (next.origin !== url.origin) {
+          // Credentials are for the origin that asked for them, never for a redirect target elsewhere:
+          // the header is dropped, and a body (a refresh-token grant) is not sent on at all.
+          if (body !== undefined) {
+            throw new RegistryError("PROTOCOL", context, `${url.host} redirected a ${method} with credentials in its body to ${next.origin}, which was refused`, {
+              ...(req.subject === undefined ? {} : { subject: req.subject }),
+            });
+          }
+          delete headers.authorization;
         }
         url = next;
         continue;
@@ -302,7 +333,18 @@ export class Transport {
       } else {
         data = await readBody(res.body, limit, !ok);
         if (data.length > limit) {
-          throw new RegistryError("PROTOCOL", context, `response from ${url.host} is larger than ${limit} bytes`);
+          throw new RegistryError("PROTOCOL", context, `the ${WHAT[req.kind]} from ${url.host} is larger than ${formatBytes(limit)}, the most krm-digester reads`, {
+            ...(req.subject === undefined ? {} : { subject: req.subject }),
+          });
+        }
+      }
+      const redact = this.options.redact;
+      if (!ok && redact) {
+        // An error body or challenge may quote the credentials sent: they go no further than here.
+        data = Buffer.from(redact(data.toString("utf8")));
+        const challenge = res.headers["www-authenticate"];
+        if (challenge !== undefined) {
+          res.headers["www-authenticate"] = typeof challenge === "string" ? redact(challenge) : challenge.map(redact);
         }
       }
       return { status: res.statusCode, headers: res.headers, body: data, url, proxy: hop.proxy?.display };

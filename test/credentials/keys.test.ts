@@ -2,7 +2,7 @@
 // kubelet matching rules.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bySpecificity, coversPath, kubeletMatch, parseKey } from "../../src/credentials/keys.js";
+import { bySpecificity, globMatch, coversPath, kubeletMatch, parseKey } from "../../src/credentials/keys.js";
 import type { RegistryKey } from "../../src/credentials/keys.js";
 
 describe("parseKey", () => {
@@ -78,6 +78,16 @@ describe("kubeletMatch", () => {
       assert.equal(kubeletMatch(parseKey(key)!, registry, repository), expected);
     });
   }
+
+  it("matches globs like path.Match within a label, without backtracking blow-up", () => {
+    const cases: [string, string, boolean][] = [
+      ["*", "", true], ["*", "abc", true], ["a*c", "abc", true], ["a*c", "ac", true], ["a*c", "ab", false],
+      ["?", "a", true], ["?", "", false], ["a?c", "abc", true], ["*b*", "abc", true], ["*b*", "ac", false],
+      ["**a", "ba", true], ["*a*a", "aa", true], ["*a*a", "a", false], ["abc", "abc", true], ["abc", "abcd", false],
+    ];
+    for (const [glob, text, expected] of cases) assert.equal(globMatch(glob, text), expected, `${glob} ~ ${text}`);
+    assert.equal(globMatch(`${"*".repeat(5000)}x`, "a".repeat(5000)), false);
+  });
 
   it("treats regex characters in keys literally", () => {
     assert.ok(!kubeletMatch(parseKey("a+b.example.com")!, "aab.example.com", "x"));

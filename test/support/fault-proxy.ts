@@ -1,8 +1,11 @@
 // A reverse proxy of ours in front of a real registry (or token server) that
 // injects scripted faults per request: error statuses, 429 with Retry-After,
 // connection resets, stalls, HEAD rejections, missing or wrong digest
-// headers. Everything else is forwarded unchanged. Counts requests by method
-// and the most in flight at once.
+// headers, and what a hostile registry might send: replaced bodies and
+// headers, redirects, bodies that drip or never end, huge headers, error
+// bodies that echo the request's credentials. Everything else is forwarded
+// unchanged. Counts requests by method and the most in flight at once, and
+// records the Authorization header of each request.
 import { createServer as createHttpServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -29,7 +32,21 @@ export type Fault =
   /** Forward, with another Docker-Content-Digest in the answer. */
   | { readonly kind: "wrong-digest"; readonly digest?: string }
   /** `GET /v2/` answers 200 without a challenge, as registries with an anonymous base endpoint do. */
-  | { readonly kind: "anonymous-ping" };
+  | { readonly kind: "anonymous-ping" }
+  /** Forward, with these response headers set (a value of null removes the header). */
+  | { readonly kind: "headers"; readonly set: Readonly<Record<string, string | readonly string[] | null>> }
+  /** Forward, with this body (Content-Length fixed) and these headers set instead. */
+  | { readonly kind: "body"; readonly body: string | Buffer; readonly headers?: Readonly<Record<string, string | null>> }
+  /** Answer a redirect (default 307) to this URL; a function gets the request path. */
+  | { readonly kind: "redirect"; readonly location: string | ((path: string) => string); readonly status?: number }
+  /** Forward the upstream's headers, then its body one byte per intervalMs, forever (repeating it) or until the client goes. */
+  | { readonly kind: "drip"; readonly intervalMs: number }
+  /** Answer this status with headers and a body that never ends (chunked), until the client goes. */
+  | { readonly kind: "endless"; readonly status?: number; readonly headers?: Readonly<Record<string, string>> }
+  /** Answer this status with one header `name` whose value is `bytes` long. */
+  | { readonly kind: "huge-header"; readonly status?: number; readonly name: string; readonly bytes: number; readonly prefix?: string }
+  /** Answer this status with a registry error body (and WWW-Authenticate) quoting the request's Authorization header. */
+  | { readonly kind: "echo-auth"; readonly status: number; readonly code?: string };
 
 export interface Rule {
   /** Methods it applies to; default all. */
@@ -46,6 +63,8 @@ export interface SeenRequest {
   readonly path: string;
   /** The fault injected, if any. */
   readonly fault: Fault["kind"] | undefined;
+  /** The request's Authorization header, if any. */
+  readonly authorization: string | undefined;
   /** ms since the proxy started. */
   readonly at: number;
 }
@@ -72,6 +91,8 @@ export interface Upstream {
   /** "http(s)://host:port" */
   readonly url: string;
   readonly dispatcher?: Dispatcher;
+  /** Sent upstream on requests that carry no Authorization (a storage backend's own access, as a signed URL would be). */
+  readonly injectAuthorization?: string;
 }
 
 export interface FaultProxyOptions {
@@ -109,7 +130,7 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
     const method = req.method ?? "GET";
     const fault = take(req);
     counts[method] = (counts[method] ?? 0) + 1;
-    seen.push({ method, path: req.url ?? "/", fault: fault?.kind, at: performance.now() - started });
+    seen.push({ method, path: req.url ?? "/", fault: fault?.kind, authorization: req.headers.authorization, at: performance.now() - started });
     maxInFlight = Math.max(maxInFlight, ++inFlight);
     res.once("close", () => inFlight--);
     void answer(req, res, fault);
@@ -141,6 +162,29 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
       case "delay":
         await new Promise((r) => setTimeout(r, fault.ms));
         break;
+      case "redirect": {
+        const path = req.url ?? "/";
+        const location = typeof fault.location === "string" ? fault.location : fault.location(path);
+        res.writeHead(fault.status ?? 307, { location, "content-length": "0" }).end();
+        return;
+      }
+      case "endless":
+        res.writeHead(fault.status ?? 200, { "content-type": "application/json", ...fault.headers });
+        if (req.method === "HEAD") res.end();
+        else endless(res);
+        return;
+      case "huge-header":
+        res.writeHead(fault.status ?? 200, { "content-type": "application/json", [fault.name]: `${fault.prefix ?? ""}${"a".repeat(fault.bytes)}` }).end();
+        return;
+      case "echo-auth": {
+        const sent = req.headers.authorization ?? "";
+        const message = `credentials ${sent} were refused`;
+        const body = JSON.stringify({ errors: [{ code: fault.code ?? "DENIED", message, detail: { authorization: sent } }] });
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (fault.status === 401) headers["www-authenticate"] = `Basic realm="${sent.replace(/"/g, "")}"`;
+        res.writeHead(fault.status, headers).end(req.method === "HEAD" ? undefined : body);
+        return;
+      }
       default:
         break;
     }
@@ -180,6 +224,37 @@ export async function startFaultProxy(upstream: Upstream, options: FaultProxyOpt
   };
 }
 
+/** Writes 64 KiB chunks of JSON-looking filler for as long as the client reads (bounded at 4 GiB). */
+function endless(res: ServerResponse): void {
+  const chunk = Buffer.alloc(64 * 1024, "[");
+  let sent = 0;
+  const more = (): void => {
+    while (!res.destroyed && sent < 4 * 1024 ** 3) {
+      sent += chunk.length;
+      if (!res.write(chunk)) {
+        res.once("drain", more);
+        return;
+      }
+    }
+    res.end();
+  };
+  more();
+}
+
+/** One byte of `body` (repeated) every intervalMs until the client goes. */
+function drip(res: ServerResponse, body: Buffer, intervalMs: number): void {
+  let at = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed) {
+      clearInterval(timer);
+      return;
+    }
+    res.write(body.subarray(at % body.length, (at % body.length) + 1));
+    at++;
+  }, intervalMs);
+  res.once("close", () => clearInterval(timer));
+}
+
 /** Forwards one request to the upstream and its answer back, applying the header faults. */
 export async function forward(upstream: Upstream, req: IncomingMessage, res: ServerResponse, fault?: Fault): Promise<void> {
   try {
@@ -187,6 +262,7 @@ export async function forward(upstream: Upstream, req: IncomingMessage, res: Ser
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined && !HOP_BY_HOP.includes(name)) headers[name] = value;
     }
+    if (upstream.injectAuthorization !== undefined && headers.authorization === undefined) headers.authorization = upstream.injectAuthorization;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const method = req.method ?? "GET";
@@ -202,7 +278,28 @@ export async function forward(upstream: Upstream, req: IncomingMessage, res: Ser
     }
     if (fault?.kind === "strip-digest") delete out["docker-content-digest"];
     if (fault?.kind === "wrong-digest") out["docker-content-digest"] = fault.digest ?? OTHER_DIGEST;
-    const body = Buffer.from(await up.body.arrayBuffer());
+    if (fault?.kind === "headers") {
+      for (const [name, value] of Object.entries(fault.set)) {
+        if (value === null) delete out[name];
+        else out[name] = typeof value === "string" ? value : [...value];
+      }
+    }
+    let body = Buffer.from(await up.body.arrayBuffer());
+    if (fault?.kind === "body") {
+      body = Buffer.from(fault.body);
+      for (const [name, value] of Object.entries(fault.headers ?? {})) {
+        if (value === null) delete out[name];
+        else out[name] = value;
+      }
+      out["content-length"] = String(body.length);
+    }
+    if (fault?.kind === "drip") {
+      delete out["content-length"];
+      res.writeHead(up.statusCode, out);
+      if (method === "HEAD") res.end();
+      else drip(res, body.length > 0 ? body : Buffer.from(" "), fault.intervalMs);
+      return;
+    }
     if (fault?.kind === "stall-body") {
       out["content-length"] = String(body.length);
       res.writeHead(up.statusCode, out);

@@ -77,6 +77,8 @@ export interface TokenServer {
   readonly counters: TokenCounters;
   /** Every request, in arrival order. */
   readonly requests: TokenRequest[];
+  /** Every token minted (GET /token, issueToken, pushAuthorization), in order: for tests that look for them where they must not be. */
+  readonly issuedTokens: readonly string[];
   resetCounters(): void;
   /** Mints a token directly, e.g. an expired one (`expiresIn` <= 0) or one for a scope nobody asked. */
   issueToken(scopes: readonly string[], options?: { user?: string; expiresIn?: number }): string;
@@ -142,6 +144,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
   }
   const { privateKey, rootCertFile, certPem, x5c } = signer;
 
+  const issuedTokens: string[] = [];
   const issueToken = (scopes: readonly string[], opts: { user?: string; expiresIn?: number } = {}): string => {
     const now = Math.floor(Date.now() / 1000);
     const access = scopes.flatMap((s) => {
@@ -162,7 +165,9 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       access,
     };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    return `${input}.${b64url(sign("RSA-SHA256", Buffer.from(input), privateKey))}`;
+    const token = `${input}.${b64url(sign("RSA-SHA256", Buffer.from(input), privateKey))}`;
+    issuedTokens.push(token);
+    return token;
   };
 
   const counters: TokenCounters = { requests: 0, issued: 0, refused: 0, byScope: new Map() };
@@ -223,6 +228,7 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     registryConfig: { realm, service, issuer, rootCertFile },
     counters,
     requests,
+    issuedTokens,
     resetCounters: () => {
       counters.requests = counters.issued = counters.refused = 0;
       counters.byScope.clear();
