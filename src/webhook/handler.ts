@@ -8,6 +8,7 @@ import { documentOf, nodesIn, podSpecsByNamespace, walkable } from "../core/obje
 import { isMap } from "yaml";
 import type { Document } from "yaml";
 import { planPins, segmentsOf } from "../core/plan.js";
+import { SKIP_ANNOTATION } from "../core/skip.js";
 import type { Failure, Pin, PinPlan, Segment, Slot } from "../core/plan.js";
 import { parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
@@ -18,7 +19,6 @@ import { isRecord } from "./admission.js";
 import type { AdmissionRequest, AdmissionResponse } from "./admission.js";
 
 /** The per-object opt-out (the same annotation the function will honour, issue 11). */
-export const SKIP_ANNOTATION = "krm-digester.dev/skip";
 const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 /** Warnings reach kubectl as HTTP 299 headers: each under 120 characters, a few in all. */
 export const MAX_WARNING_CHARS = 119;
