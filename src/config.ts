@@ -8,6 +8,11 @@ import { parseMirrorConfig } from "./registry/mirrors.js";
 import { quote } from "./quote.js";
 import { MEASURED } from "./resourcelist/limits.js";
 import { describe } from "./resourcelist/resource-list.js";
+import { IMAGE_FORMATS } from "./name/format.js";
+import type { ImageFormat } from "./name/format.js";
+import { compileGlob, InvalidGlobError } from "./name/glob.js";
+import { EXISTING_DIGEST_MODES } from "./core/existing.js";
+import type { ExistingDigestMode } from "./core/existing.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -43,6 +48,12 @@ export interface DigesterOptions {
   buildArtifacts: string[];
   /** Tag lookups remembered across runs for this long (ms) in the persistent cache; undefined: no cache. */
   cacheTtlMs: number | undefined;
+  /** How pinned references are written (src/name/format.ts). */
+  format: ImageFormat;
+  /** Glob patterns (src/name/glob.ts): images matching one, as written or canonical, are left alone. */
+  skipImages: string[];
+  /** Digests already written: keep (no request), verify, refresh (src/core/existing.ts). */
+  existingDigests: ExistingDigestMode;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -62,6 +73,9 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   lock: false,
   buildArtifacts: [],
   cacheTtlMs: undefined,
+  format: "tag-and-digest",
+  skipImages: [],
+  existingDigests: "keep",
 });
 
 export interface ConfigProblem {
@@ -88,6 +102,9 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   lock: { key: "lock", parse: boolean },
   buildArtifacts: { key: "buildArtifacts", parse: stringList },
   cacheTtlMs: { key: "cacheTTL", parse: duration },
+  format: { key: "format", parse: oneOf(IMAGE_FORMATS) },
+  skipImages: { key: "skipImages", parse: globList },
+  existingDigests: { key: "existingDigests", parse: oneOf(EXISTING_DIGEST_MODES) },
 };
 
 export interface ParsedConfig {
@@ -165,13 +182,6 @@ function stringList(value: unknown, source: Source): { value: string[] } | { pro
   return { problem: "expected a list of non-empty strings" + (source === "configmap" ? " (comma-separated)" : "") };
 }
 
-function oneOf(values: readonly string[]): FieldParser {
-  return (value) =>
-    typeof value === "string" && values.includes(value.trim())
-      ? { value: value.trim() }
-      : { problem: `expected one of ${values.join(", ")}, got ${JSON.stringify(value)}` };
-}
-
 /** true or false; in a ConfigMap the strings "true" and "false". */
 function boolean(value: unknown, source: Source): { value: boolean } | { problem: string } {
   if (typeof value === "boolean") return { value };
@@ -203,4 +213,29 @@ function duration(value: unknown): { value: number } | { problem: string } {
   } else return bad;
   if (!Number.isFinite(ms) || ms <= 0) return { problem: `must be more than zero, got ${shown(value)}` };
   return { value: Math.round(ms) };
+}
+
+function oneOf(allowed: readonly string[]): FieldParser {
+  return (value) => {
+    const text = typeof value === "string" ? value.trim() : value;
+    if (typeof text !== "string" || !allowed.includes(text)) {
+      return { problem: `expected one of ${allowed.join(", ")}, got ${JSON.stringify(value)}` };
+    }
+    return { value: text };
+  };
+}
+
+/** A list of image globs, each checked here so that a bad one names the key. */
+function globList(value: unknown, source: Source): { value: string[] } | { problem: string } {
+  const list = stringList(value, source);
+  if ("problem" in list) return list;
+  for (const pattern of list.value) {
+    try {
+      compileGlob(pattern);
+    } catch (error) {
+      if (error instanceof InvalidGlobError) return { problem: `${error.message} (patterns: * within a path segment, ** across segments)` };
+      throw error;
+    }
+  }
+  return list;
 }

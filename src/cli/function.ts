@@ -45,6 +45,16 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   cacheTTL            remember tag lookups across runs this long, e.g. 1h; cache in
                       $KRM_DIGESTER_CACHE_DIR, $XDG_CACHE_HOME/krm-digester or
                       ~/.cache/krm-digester (default: no cache)
+  format              how pins are written: tag-and-digest (default, repo:tag@sha256:...),
+                      digest-only (repo@sha256:...), canonical (docker.io/library/nginx:1.27@sha256:...)
+  existingDigests     digests already written: keep (default, no request), verify
+                      (error when the tag moved or the digest is gone), refresh
+  skipImages          image globs left alone (* within a path segment, ** across),
+                      matched as written and canonical, e.g. gcr.io/distroless/**
+Annotations: krm-digester.dev/skip: "true" leaves a resource alone;
+krm-digester.dev/skip-containers: "istio-proxy,linkerd-proxy" those containers.
+Every skipped field gets an info result naming the rule; ko:// placeholders are
+left alone with a warning.
 Environment: HTTPS_PROXY, HTTP_PROXY, NO_PROXY; SSL_CERT_FILE, SSL_CERT_DIR,
 NODE_EXTRA_CA_CERTS for extra CAs (docs/config.md).
 

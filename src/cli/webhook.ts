@@ -1,5 +1,8 @@
 // `krm-digester webhook`: k8s-digester's flags, then the webhook until
 // SIGTERM (or SIGINT), which drains in-flight reviews before exit.
+import { DEFAULT_FORMAT, IMAGE_FORMATS } from "../name/format.js";
+import type { ImageFormat } from "../name/format.js";
+import { compileGlob, InvalidGlobError } from "../name/glob.js";
 import { InputError } from "../resourcelist/errors.js";
 import { VERSION } from "../version.js";
 import { startWebhook } from "../webhook/webhook.js";
@@ -38,13 +41,19 @@ Flags (k8s-digester's):
                             before (reg.local:5000/team:gcr.io = reg.local:5000/team, gcr.io)
   --kubeconfig=PATH         the cluster (default: in-cluster, $KUBECONFIG, ~/.kube/config)
 Flags of ours:
+  --format=tag-and-digest   how pins are written: tag-and-digest (repo:tag@sha256:...),
+                            digest-only (repo@sha256:...) or canonical
+                            (docker.io/library/nginx:1.27@sha256:...)
+  --skip-images=G1,G2       image globs left alone (* within a path segment, ** across),
+                            matched as written and canonical
   --cache-ttl=5m            how long a tag's digest is reused (all requests share one cache)
   --negative-cache-ttl=10s  how long a failed lookup is reused
   --cache-size=10000        most tags kept (least recently used go first)
   --registry-timeout=10s    one registry request (the API server's timeout ends it sooner)
 Environment: POD_NAMESPACE (the webhook's own namespace, never mutated); proxy and
 CA variables as for the function (docs/config.md). Opt out per object with the
-annotation krm-digester.dev/skip: "true".
+annotation krm-digester.dev/skip: "true", per container name with
+krm-digester.dev/skip-containers: "istio-proxy,linkerd-proxy" (no patch for those).
 `;
 
 const FLAGS: readonly FlagSpec[] = [
@@ -64,6 +73,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "registry-timeout", kind: "string" },
   { name: "help", kind: "bool" },
   { name: "h", kind: "bool" },
+  { name: "format", kind: "string" },
+  { name: "skip-images", kind: "string" },
 ];
 
 export interface WebhookFlags {
@@ -99,6 +110,8 @@ export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): W
       dryRun: bool("dry-run"),
       ignoreErrors: bool("ignore-errors"),
       skipPrefixes: splitSkipPrefixes(str("skip-prefixes", "")),
+      format: formatFlag(str("format", DEFAULT_FORMAT)),
+      skipImages: globsFlag(str("skip-images", "")),
       cacheTtlMs: durationFlag("cache-ttl", str("cache-ttl", "5m")),
       negativeCacheTtlMs: durationFlag("negative-cache-ttl", str("negative-cache-ttl", "10s")),
       cacheSize,
@@ -141,4 +154,23 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
   if (flags.offline) await access?.cluster.close();
   log({ level: "info", msg: "stopped" });
   return 0;
+}
+
+function formatFlag(value: string): ImageFormat {
+  const format = IMAGE_FORMATS.find((f) => f === value);
+  if (format === undefined) throw new InputError(`webhook: --format must be one of ${IMAGE_FORMATS.join(", ")}, got ${JSON.stringify(value)}`);
+  return format;
+}
+
+function globsFlag(value: string): string[] {
+  const globs = value.split(/[\s,]+/).filter((g) => g !== "");
+  for (const glob of globs) {
+    try {
+      compileGlob(glob);
+    } catch (error) {
+      if (error instanceof InvalidGlobError) throw new InputError(`webhook: --skip-images: ${error.message}`);
+      throw error;
+    }
+  }
+  return globs;
 }

@@ -5,6 +5,7 @@
 // They come back as plain API objects to join a package's items, so that
 // PullSecrets (src/credentials/pull-secrets.ts) reads them with the same code
 // as Secrets written in the package.
+import { asRecord, secretNames as secretNamesOf } from "../credentials/pull-secrets.js";
 import type { Cluster, KubeObject } from "./api.js";
 
 /**
@@ -39,7 +40,7 @@ export async function pullSecretObjects(
   await Promise.all(
     podSpecs.map(async (raw) => {
       const spec = asRecord(raw);
-      const own = namesOf(spec.imagePullSecrets);
+      const own = secretNamesOf(spec.imagePullSecrets);
       if (own.length > 0) {
         for (const n of own) secretNames.add(n);
         return;
@@ -49,7 +50,7 @@ export async function pullSecretObjects(
       const sa = await account(name);
       if (!sa) return;
       if (!localNamed("ServiceAccount", name)) fetchedAccounts.set(name, sa);
-      for (const n of namesOf(sa.imagePullSecrets)) secretNames.add(n);
+      for (const n of secretNamesOf(sa.imagePullSecrets)) secretNames.add(n);
     }),
   );
 
@@ -64,16 +65,4 @@ export async function pullSecretObjects(
 /** The API serves full objects; make sure kind, apiVersion and namespace are there for PullSecrets' index. */
 function withIdentity(object: KubeObject, kind: string, namespace: string): KubeObject {
   return { ...object, apiVersion: "v1", kind, metadata: { ...object.metadata, namespace: object.metadata?.namespace ?? namespace } };
-}
-
-function namesOf(list: unknown): string[] {
-  if (!Array.isArray(list)) return [];
-  return list.flatMap((ref) => {
-    const name = asRecord(ref).name;
-    return typeof name === "string" && name !== "" ? [name] : [];
-  });
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

@@ -8,6 +8,8 @@ import { isMap } from "yaml";
 import type { Document, Scalar, YAMLMap } from "yaml";
 import { PullSecrets } from "../credentials/pull-secrets.js";
 import type { CredentialScope, SecretEntry, SecretProblem, WorkloadSecrets } from "../credentials/pull-secrets.js";
+import { formatPinned } from "../name/format.js";
+import type { ImageFormat } from "../name/format.js";
 import { InvalidReferenceError, parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import { RegistryError } from "../registry/errors.js";
@@ -18,6 +20,9 @@ import type { DigestSource } from "../resolve.js";
 import { fieldValue } from "../results.js";
 import type { FileRef, ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
+import { existingLookup, existingVerdict } from "./existing.js";
+import type { ExistingDigestMode } from "./existing.js";
+import { containerName, containerSkipReason, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "./skip.js";
 
 /** A key or list index on the way from an item's root to a field. */
 export type Segment = string | number;
@@ -46,6 +51,12 @@ export interface Slot {
 
 export interface PlanOptions {
   readonly skipPrefixes: readonly string[];
+  /** Glob patterns (src/name/glob.ts) of images left alone; default none. */
+  readonly skipImages?: readonly string[] | undefined;
+  /** How pinned references are written (src/name/format.ts); default tag-and-digest. */
+  readonly format?: ImageFormat | undefined;
+  /** Digests already written: keep (default, no request), verify, refresh (src/core/existing.ts). */
+  readonly existingDigests?: ExistingDigestMode | undefined;
   /** Unique references resolved at once. */
   readonly concurrency: number;
   /** The caller gave up (a deadline): lookups in flight end, and fail. */
@@ -63,7 +74,7 @@ export interface Pin extends Slot {
   /** The yaml scalar that holds the image (shared by aliases: edit it once). */
   readonly node: Scalar;
   readonly ref: ImageReference;
-  /** `repo:tag@sha256:…`: the reference as written with the digest appended. */
+  /** `repo:tag@sha256:…`: the reference as written with the digest appended (or as `format` says). */
   readonly value: string;
   readonly digest: string;
   /** True when the digest came from `known` rather than a lookup. */
@@ -96,6 +107,8 @@ interface Where {
 
 interface Pending {
   ref: ImageReference;
+  /** For a field that has a digest already (existingDigests verify/refresh): what is looked up, and that digest. */
+  existing?: { lookup: ImageReference; written: string; mode: "verify" | "refresh" } | undefined;
   /** The pull secret of the workload that applies to this image, if any. */
   scope: CredentialScope | undefined;
   node: Scalar;
@@ -114,6 +127,8 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
   const pins: Pin[] = [];
   const failures: Failure[] = [];
   let fields = 0;
+  const rules = skipRules(options.skipPrefixes, options.skipImages);
+  const format = options.format;
   const pullSecrets = new PullSecrets([...input.items, ...(input.credentialObjects ?? [])], input.document);
 
   input.items.forEach((entry, itemIndex) => {
@@ -126,16 +141,31 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     if (slots.length === 0) return;
     const resource = resourceRef(entry);
     const file = fileRef(entry);
+    const skipResource = resourceSkipReason(entry, input.document);
+    const skipNames = skippedContainers(entry, input.document);
     let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
       const at: Slot = { itemIndex, item: entry, path: slot.path, segments: segmentsOf(slot.path) };
       if (options.include && !options.include(at)) continue;
       fields++;
+      const current = slot.kind === "image" ? slot.value : slot.currentValue;
+      const name = skipResource === undefined && skipNames.size > 0 ? containerName(entry, at.segments, input.document) : undefined;
+      const skipWhy = skipResource ?? (name !== undefined && skipNames.has(name) ? containerSkipReason(name) : undefined);
+      if (skipWhy !== undefined) {
+        const what = slot.kind === "image" ? `left ${slot.value} alone` : "left alone";
+        report(located(where, { severity: "info", message: `${what}: ${skipWhy}` }, current));
+        continue;
+      }
       if (slot.kind === "problem") {
         const message = `${slot.message}; set it to an image reference such as registry/repository:tag`;
         report(located(where, { severity: "error", message }, slot.currentValue));
         failures.push({ ...at, image: undefined, cause: "INVALID_FIELD", message });
+        continue;
+      }
+      if (slot.value.startsWith(KO_SCHEME)) {
+        const message = `left ko placeholder ${slot.value} alone: ko resolve (or ko apply) replaces it with the image ko builds; run krm-digester on ko's output to pin that image`;
+        report(located(where, { severity: "warning", message }, slot.value));
         continue;
       }
       let ref: ImageReference;
@@ -148,10 +178,17 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         failures.push({ ...at, image: slot.value, cause: "INVALID_REFERENCE", message });
         continue;
       }
-      if (ref.digest !== undefined || skipped(ref, options.skipPrefixes)) continue;
-      const known = options.known?.(at, ref);
+      const mode = options.existingDigests ?? "keep";
+      const lookup = existingLookup(ref, mode);
+      if (ref.digest !== undefined && lookup === undefined) continue;
+      const ruled = imageSkipReason(ref, rules);
+      if (ruled !== undefined) {
+        report(located(where, { severity: "info", message: `left ${ref.original} alone: ${ruled}` }, ref.original));
+        continue;
+      }
+      const known = ref.digest === undefined ? options.known?.(at, ref) : undefined;
       if (known !== undefined) {
-        const value = `${ref.original}@${known}`;
+        const value = formatPinned(ref, known, format);
         pins.push({ ...at, node: slot.node, ref, value, digest: known, kept: true });
         report(located(where, { severity: "info", message: `kept ${ref.original} at ${known}, as before this update` }, ref.original, value));
         continue;
@@ -160,16 +197,31 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         secrets = pullSecrets.forWorkload(entry);
         for (const problem of pullSecrets.takeProblems()) report(secretWarning(problem));
       }
-      pending.push({ ref, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
+      const existing = lookup && ref.digest !== undefined && mode !== "keep" ? { lookup, written: ref.digest, mode } : undefined;
+      pending.push({ ref, existing, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
     }
   });
 
-  const outcomes = await resolveAll(pending, source, options.concurrency, options.signal);
+  const lookups = pending.map((p) => ({ ref: p.existing?.lookup ?? p.ref, scope: p.scope }));
+  const outcomes = await resolveAll(lookups, source, options.concurrency, options.signal);
 
   let pinned = pins.length;
-  for (const { ref, scope, node, where, at, order } of pending) {
-    const outcome = outcomes.get(lookupKey(ref, scope));
+  for (const { ref, existing, scope, node, where, at, order } of pending) {
+    const outcome = outcomes.get(lookupKey(existing?.lookup ?? ref, scope));
     if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
+    const verdict = existing && existingVerdict(ref, existing.written, existing.mode, outcome);
+    if (verdict && "refreshed" in verdict) {
+      const value = formatPinned(ref, verdict.refreshed, format);
+      pins.push({ ...at, node, ref, value, digest: verdict.refreshed, kept: false });
+      pinned++;
+      report(located(where, { severity: "info", message: verdict.message }, ref.original, value), order);
+      continue;
+    }
+    if (verdict) {
+      report(located(where, { severity: verdict.severity, message: verdict.message }, ref.original), order);
+      if (verdict.severity === "error") failures.push({ ...at, image: ref.original, cause: verdict.cause ?? "ERROR", message: verdict.message });
+      continue;
+    }
     if ("error" in outcome) {
       const message = failureMessage(ref, outcome.error);
       report(located(where, { severity: "error", message }, ref.original), order);
@@ -177,7 +229,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       continue;
     }
     // A source may rewrite the field (a build artifact's placeholder becomes the artifact's tag).
-    const value = outcome.value ?? `${ref.original}@${outcome.digest}`;
+    const value = outcome.value ?? formatPinned(ref, outcome.digest, format);
     pins.push({ ...at, node, ref, value, digest: outcome.digest, kept: false });
     pinned++;
     const how = outcome.note ? ` (${outcome.note})` : "";
@@ -239,10 +291,8 @@ function secretWarning(problem: SecretProblem): Result {
   return result;
 }
 
-export function skipped(ref: ImageReference, prefixes: readonly string[]): boolean {
-  const qualified = `${ref.registry}/${ref.repository}`;
-  return prefixes.some((p) => ref.original.startsWith(p) || qualified.startsWith(p));
-}
+/** ko's placeholder (`ko://import/path`), replaced by `ko resolve` with the image it builds. */
+const KO_SCHEME = "ko://";
 
 function causeOf(error: unknown): string {
   return error instanceof RegistryError ? error.code : "ERROR";

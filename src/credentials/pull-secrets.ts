@@ -230,7 +230,8 @@ function namespaced(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}\n${name}`;
 }
 
-function secretNames(list: unknown): string[] {
+/** The names in an `imagePullSecrets` list (`[{name}]`), anything malformed skipped. */
+export function secretNames(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   return list.flatMap((ref) => {
     const name = asRecord(ref).name;
@@ -238,6 +239,6 @@ function secretNames(list: unknown): string[] {
   });
 }
 
-function asRecord(value: unknown): Record<string, unknown> {
+export function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

@@ -8,16 +8,17 @@ import { documentOf, nodesIn, podSpecsByNamespace, walkable } from "../core/obje
 import { isMap } from "yaml";
 import type { Document } from "yaml";
 import { planPins, segmentsOf } from "../core/plan.js";
+import { SKIP_ANNOTATION } from "../core/skip.js";
 import type { Failure, Pin, PinPlan, Segment, Slot } from "../core/plan.js";
 import { parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
+import type { ImageFormat } from "../name/format.js";
 import type { DigestSource } from "../resolve.js";
 import { imageSlots } from "../workloads.js";
 import { isRecord } from "./admission.js";
 import type { AdmissionRequest, AdmissionResponse } from "./admission.js";
 
 /** The per-object opt-out (the same annotation the function will honour, issue 11). */
-export const SKIP_ANNOTATION = "krm-digester.dev/skip";
 const MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 /** Warnings reach kubectl as HTTP 299 headers: each under 120 characters, a few in all. */
 export const MAX_WARNING_CHARS = 119;
@@ -29,6 +30,10 @@ export interface HandlerOptions {
   /** The shared cache in front of the registry stack. */
   readonly source: DigestSource;
   readonly skipPrefixes: readonly string[];
+  /** skipImages globs (src/name/glob.ts); fields they skip get no patch. */
+  readonly skipImages?: readonly string[] | undefined;
+  /** How pins are written (src/name/format.ts); default tag-and-digest. */
+  readonly format?: ImageFormat | undefined;
   /** Unique references of one review resolved at once. */
   readonly concurrency: number;
   /** A failure admits the object with what could be pinned, and a warning; otherwise it is denied. */
@@ -110,6 +115,8 @@ export async function handleReview(request: AdmissionRequest, options: HandlerOp
     { items: [item], document, credentialObjects },
     {
       skipPrefixes: options.skipPrefixes,
+      skipImages: options.skipImages,
+      format: options.format,
       concurrency: options.concurrency,
       signal,
       known: keep && ((slot, ref) => keep.get(containerKey(walked, slot.segments))?.(ref)),

@@ -1,6 +1,7 @@
 // The webhook put together: the core's registry stack behind one shared
 // cache, the handler, the HTTPS server, the health and metrics servers, and
 // (online) the cluster for pull secrets and readiness.
+import type { ImageFormat } from "../name/format.js";
 import type { Cluster, KubeObject } from "../cluster/api.js";
 import { DigestCache } from "../core/cache.js";
 import { RegistryStack } from "../core/registry-stack.js";
@@ -26,6 +27,10 @@ export interface WebhookConfig {
   readonly dryRun: boolean;
   readonly ignoreErrors: boolean;
   readonly skipPrefixes: readonly string[];
+  /** --skip-images globs; default none. */
+  readonly skipImages?: readonly string[] | undefined;
+  /** --format; default tag-and-digest. */
+  readonly format?: ImageFormat | undefined;
   readonly cacheTtlMs: number;
   readonly negativeCacheTtlMs: number;
   readonly cacheSize: number;
@@ -76,6 +81,8 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
   const handlerOptions = {
     source: cache,
     skipPrefixes: config.skipPrefixes,
+    skipImages: config.skipImages,
+    format: config.format,
     concurrency: DEFAULT_OPTIONS.concurrency,
     ignoreErrors: config.ignoreErrors,
     dryRun: config.dryRun,

@@ -125,7 +125,14 @@ describe("which fields are pinned", () => {
     const input = list(items, "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data:\n    skipPrefixes: internal.example/skip/, other\n");
     const out = await run(input);
     assert.deepEqual(out.source.calls, ["docker.io/library/nginx:1.25"]);
-    assert.equal(out.results.length, 1);
+    // A skipPrefixes skip is an info result naming the entry (issue 11); a digest already written stays silent.
+    assert.deepEqual(
+      out.results.map((r) => [r.severity, r.field?.path, r.message]),
+      [
+        ["info", "spec.containers[2].image", 'left internal.example/skip/me:1 alone: it starts with skipPrefixes entry "internal.example/skip/"'],
+        ["info", "spec.containers[3].image", `pinned nginx:1.25 to ${digestOf("nginx:1.25")}`],
+      ],
+    );
   });
 });
 
