@@ -14,6 +14,7 @@ import type { DigestSource } from "../resolve.js";
 import { imageSlots } from "../workloads.js";
 import { lineOf } from "./pin-files.js";
 import type { FileResult, YamlFile } from "./pin-files.js";
+import { lineEnd } from "../resourcelist/offsets.js";
 
 interface Use {
   readonly ref: ImageReference;
@@ -150,8 +151,3 @@ export function setImages(text: string, file: string, digests: ReadonlyMap<strin
   return { text: text + prefix + block, warnings };
 }
 
-function lineEnd(source: string, offset: number): number {
-  if (offset > 0 && source[offset - 1] === "\n") return offset;
-  const nl = source.indexOf("\n", offset);
-  return nl < 0 ? source.length : nl + 1;
-}

@@ -10,6 +10,7 @@ import type { ImageReference } from "../name/reference.js";
 import type { TextEdit } from "../resourcelist/edits.js";
 import { fileRef, resourceRef } from "../resourcelist/identity.js";
 import type { FileRef, ResourceRef } from "../results.js";
+import { columnOf, lineEnd } from "../resourcelist/offsets.js";
 
 export const LOCK_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const LOCK_KIND = "DigestLock";
@@ -155,17 +156,6 @@ function sameEntries(a: LockEntries, b: LockEntries): boolean {
 
 function rangeEnd(node: unknown): number | undefined {
   return node && typeof node === "object" && "range" in node ? (node.range as [number, number, number] | undefined)?.[1] : undefined;
-}
-
-/** The offset after the line break of the line holding `offset` (a range end may or may not include it). */
-function lineEnd(source: string, offset: number): number {
-  if (offset > 0 && source[offset - 1] === "\n") return offset;
-  const nl = source.indexOf("\n", offset);
-  return nl < 0 ? source.length : nl + 1;
-}
-
-function columnOf(source: string, offset: number): number {
-  return offset - (source.lastIndexOf("\n", offset - 1) + 1);
 }
 
 /**

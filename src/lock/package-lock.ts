@@ -11,6 +11,7 @@ import { isLocalConfig } from "../resourcelist/identity.js";
 import { imageSlots } from "../workloads.js";
 import { LOCK_FILE, findLocks, lockDocument, lockUpdateEdit, nextLockEntries } from "./digest-lock.js";
 import type { FoundLock, LockEntries, LockProblem } from "./digest-lock.js";
+import { columnOf, lineEnd } from "../resourcelist/offsets.js";
 
 export interface PackageLock {
   /** The package's DigestLock, when it has exactly one. */
@@ -95,12 +96,3 @@ export function lockEdit(
   return { edit: { start: at, end: at, text: prefix + text }, entries };
 }
 
-function lineEnd(source: string, offset: number): number {
-  if (offset > 0 && source[offset - 1] === "\n") return offset;
-  const nl = source.indexOf("\n", offset);
-  return nl < 0 ? source.length : nl + 1;
-}
-
-function columnOf(source: string, offset: number): number {
-  return offset - (source.lastIndexOf("\n", offset - 1) + 1);
-}

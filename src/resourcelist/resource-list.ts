@@ -10,6 +10,7 @@ import { fastParse } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
 import { MEASURED, checkExpansion } from "./limits.js";
 import { describe, scalarString } from "./nodes.js";
+import { columnOf } from "./offsets.js";
 
 export { describe, scalarString } from "./nodes.js";
 
@@ -181,12 +182,6 @@ function afterLine(source: string, offset: number, eol: string): { offset: numbe
   if (offset > 0 && source[offset - 1] === "\n") return { offset, prefix: "" };
   const nl = source.indexOf("\n", offset);
   return nl < 0 ? { offset: source.length, prefix: eol } : { offset: nl + 1, prefix: "" };
-}
-
-/** The column of `offset`; a byte-order mark at the start of the text takes none. */
-function columnOf(source: string, offset: number): number {
-  const lineStart = source.lastIndexOf("\n", offset - 1) + 1;
-  return offset - lineStart - (lineStart === 0 && source.charCodeAt(0) === 0xfeff && offset > 0 ? 1 : 0);
 }
 
 function indent(text: string, columns: number): string {
