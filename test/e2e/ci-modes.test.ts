@@ -3,7 +3,6 @@
 // open none, a tag that moved keeps its locked digest, build artifacts cost no
 // request, a cache answers the second run, and overlapping runs share one cache.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import { parse } from "yaml";
 import type { Result } from "../../src/results.js";
 import { startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
-import { BUNDLE, runFn } from "../support/run-fn.js";
+import { runFn } from "../support/run-fn.js";
 import type { FnRun } from "../support/run-fn.js";
 import { pushImage } from "../support/seed.js";
 import { startTcpRelay } from "../support/tcp-relay.js";
@@ -45,15 +44,7 @@ function errorsOf(run: FnRun): Result[] {
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<FnRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BUNDLE, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code }));
-  });
+  return runFn("", { args, env });
 }
 
 describe("CI modes against a real registry, connections counted", () => {
