@@ -2,10 +2,11 @@
 // messages: cut short (with its length) so one hostile value cannot flood
 // stderr and results, and kept on one line.
 
-/** JSON-quoted, at most `max` characters of it, e.g. `"text/html…" (70000 characters)`. */
+import { quote } from "../quote.js";
+
+/** JSON-quoted, at most `max` characters of it, e.g. `"text/html…" (70000 characters)`: src/quote.ts's `quote`, with a shorter cut for registry text. */
 export function quoteShort(value: string, max = 100): string {
-  if (value.length <= max) return JSON.stringify(value);
-  return `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)`;
+  return quote(value, max);
 }
 
 /** Free text (an error message from a registry) on one line, at most `max` characters. */
