@@ -3,6 +3,9 @@
 // seeded with ARM variants, Windows builds by os.version and a buildx
 // attestation, a single-platform image, and the request counts.
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import type { Result } from "../../src/results.js";
@@ -178,4 +181,58 @@ describe("platform against a real registry (OCI image index and Docker manifest 
       assert.match(result?.message ?? "", /expected os\/architecture\[\/variant\] such as linux\/amd64, linux\/arm64, linux\/arm\/v7/);
     });
   }
+});
+
+describe("the persistent cache (cacheTTL): digest checks kept without limit, tags for the TTL, platforms apart", () => {
+  let registry: Registry;
+  let stable: string;
+  let multi: PushedManifest;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    registry = await startRegistry();
+    stable = (await pushImage(registry, { repository: "shop/stable", tag: "v1", kind: "oci-manifest" })).digest;
+    multi = await pushImage(registry, { repository: "shop/multi", tag: "v1", kind: "docker-manifest-list", platforms: MANY_PLATFORMS });
+    dir = await mkdtemp(join(tmpdir(), "krm-digester-platform-cache-"));
+    env = { ...process.env, KRM_DIGESTER_CACHE_DIR: dir };
+  });
+  after(async () => {
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a second run asks the registry for the tag (its 1 ms TTL is over) but not for the digest check", async () => {
+    const images = [`${registry.host}/shop/stable@${stable}`, `${registry.host}/shop/stable:v1`];
+    const config = { existingDigests: "verify", cacheTTL: "1ms" };
+    const first = await runFn(list(images, config), { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /2 unique references resolved \(2 HEAD, 0 GET/);
+    const second = await runFn(list(images, config), { env });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /2 unique references resolved \(1 HEAD, 0 GET/);
+    assert.equal((parse(second.stdout) as Output).results?.[0]?.message, `verified ${images[0]}: the digest exists in the repository`);
+    // Only the check alone: the registry is not even opened.
+    const third = await runFn(list(images.slice(0, 1), config), { env });
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /1 unique references resolved, 0 errors/);
+  });
+
+  it("a lookup with a platform never answers one without, nor another platform", async () => {
+    const image = `${registry.host}/shop/multi:v1`;
+    const arm64 = child(multi, "linux/arm64/v8");
+    const withPlatform = await runFn(list([image], { cacheTTL: "1h", platform: "linux/arm64" }), { env });
+    assert.deepEqual(imagesOf(parse(withPlatform.stdout) as Output), [`${image}@${arm64}`]);
+    assert.match(withPlatform.stderr, /\(0 HEAD, 1 GET/);
+    const plain = await runFn(list([image], { cacheTTL: "1h" }), { env });
+    assert.deepEqual(imagesOf(parse(plain.stdout) as Output), [`${image}@${multi.digest}`]);
+    assert.match(plain.stderr, /\(1 HEAD, 0 GET/);
+    const arm = await runFn(list([image], { cacheTTL: "1h", platform: "linux/arm/v7" }), { env });
+    assert.deepEqual(imagesOf(parse(arm.stdout) as Output), [`${image}@${child(multi, "linux/arm/v7")}`]);
+    const again = await runFn(list([image], { cacheTTL: "1h", platform: "linux/arm64" }), { env });
+    const out = parse(again.stdout) as Output;
+    assert.deepEqual(imagesOf(out), [`${image}@${arm64}`]);
+    assert.match(out.results?.[0]?.message ?? "", /\(from the cache, looked up \d+s ago\)$/);
+    assert.match(again.stderr, /1 unique references resolved, 0 errors/);
+  });
 });
