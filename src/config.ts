@@ -13,6 +13,8 @@ import type { ImageFormat } from "./name/format.js";
 import { compileGlob, InvalidGlobError } from "./name/glob.js";
 import { EXISTING_DIGEST_MODES } from "./core/existing.js";
 import type { ExistingDigestMode } from "./core/existing.js";
+import { InvalidPlatformError, parsePlatform } from "./name/platform.js";
+import type { Platform } from "./name/platform.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -54,6 +56,8 @@ export interface DigesterOptions {
   skipImages: string[];
   /** Digests already written: keep (no request), verify, refresh (src/core/existing.ts). */
   existingDigests: ExistingDigestMode;
+  /** Pin this platform's manifest of multi-platform images (src/name/platform.ts); undefined: the index digest. */
+  platform: Platform | undefined;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -76,6 +80,7 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   format: "tag-and-digest",
   skipImages: [],
   existingDigests: "keep",
+  platform: undefined,
 });
 
 export interface ConfigProblem {
@@ -105,6 +110,7 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   format: { key: "format", parse: oneOf(IMAGE_FORMATS) },
   skipImages: { key: "skipImages", parse: globList },
   existingDigests: { key: "existingDigests", parse: oneOf(EXISTING_DIGEST_MODES) },
+  platform: { key: "platform", parse: platformValue },
 };
 
 export interface ParsedConfig {
@@ -239,3 +245,16 @@ function globList(value: unknown, source: Source): { value: string[] } | { probl
   }
   return list;
 }
+
+/** One platform, `linux/arm64`, `linux/arm/v7`, `windows(10.0.17763.1234)/amd64` or `windows/amd64:10.0.17763.1234`. */
+function platformValue(value: unknown): { value: Platform } | { problem: string } {
+  if (typeof value !== "string") return { problem: `expected one platform as a string (${PLATFORM_EXAMPLES}), got ${shown(value)}` };
+  try {
+    return { value: parsePlatform(value) };
+  } catch (error) {
+    if (error instanceof InvalidPlatformError) return { problem: `${error.message}; expected ${PLATFORM_EXAMPLES}` };
+    throw error;
+  }
+}
+
+const PLATFORM_EXAMPLES = "os/architecture[/variant] such as linux/amd64, linux/arm64, linux/arm/v7, or with an os.version windows(10.0.17763.1234)/amd64 or windows/amd64:10.0.17763.1234";

@@ -8,6 +8,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { digestCheckOf } from "../core/existing.js";
+import { formatPlatform } from "../name/platform.js";
+import type { Platform } from "../name/platform.js";
+import type { ImageReference } from "../name/reference.js";
 
 /** Where the cache lives: $KRM_DIGESTER_CACHE_DIR, else $XDG_CACHE_HOME/krm-digester, else ~/.cache/krm-digester. */
 export function cacheDirectory(env: NodeJS.ProcessEnv, home: string): string {
@@ -27,6 +31,8 @@ export interface DigestCacheOptions {
   readonly maxEntries?: number;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /** The `platform` setting: tag lookups made with a platform are kept apart from others. */
+  readonly platform?: Platform | undefined;
 }
 
 export interface CachedTag {
@@ -57,6 +63,30 @@ export class DigestCache {
   constructor(private readonly options: DigestCacheOptions) {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * What a lookup found before: for a digest check (existingDigests verify of
+   * `repo@digest`) a check that found it, whenever it was; for a tag, a digest
+   * looked up less than ttl ago (with the same platform setting). `key` is the
+   * lookup's key (reference and credential scope).
+   */
+  async lookup(key: string, ref: ImageReference): Promise<CachedTag | undefined> {
+    const checked = digestCheckOf(ref);
+    if (checked === undefined) return this.getTag(this.tagKey(key));
+    const entry = await this.read("checks", key);
+    return entry?.digest === checked ? { digest: entry.digest, at: entry.at } : undefined;
+  }
+
+  /** Remembers what a lookup found: a digest check only when it found its digest (a missing one may be pushed later). */
+  async remember(key: string, ref: ImageReference, digest: string): Promise<void> {
+    const checked = digestCheckOf(ref);
+    if (checked === undefined) await this.putTag(this.tagKey(key), digest);
+    else if (checked === digest) await this.putCheck(key, digest);
+  }
+
+  private tagKey(key: string): string {
+    return this.options.platform ? `${key} platform=${formatPlatform(this.options.platform)}` : key;
   }
 
   /** A tag's digest looked up less than ttl ago, or undefined. */

@@ -51,6 +51,9 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
                       (error when the tag moved or the digest is gone), refresh
   skipImages          image globs left alone (* within a path segment, ** across),
                       matched as written and canonical, e.g. gcr.io/distroless/**
+  platform            pin one platform's manifest of multi-platform images instead of
+                      the index: linux/arm64, linux/arm/v7, windows(10.0.17763.1234)/amd64
+                      or windows/amd64:10.0.17763.1234 (default: the index digest)
 Annotations: krm-digester.dev/skip: "true" leaves a resource alone;
 krm-digester.dev/skip-containers: "istio-proxy,linkerd-proxy" those containers.
 Every skipped field gets an info result naming the rule; ko:// placeholders are

@@ -3,6 +3,10 @@
 import { DEFAULT_FORMAT, IMAGE_FORMATS } from "../name/format.js";
 import type { ImageFormat } from "../name/format.js";
 import { compileGlob, InvalidGlobError } from "../name/glob.js";
+import { InvalidPlatformError, parsePlatform } from "../name/platform.js";
+import type { Platform } from "../name/platform.js";
+import { EXISTING_DIGEST_MODES } from "../core/existing.js";
+import type { ExistingDigestMode } from "../core/existing.js";
 import { InputError } from "../resourcelist/errors.js";
 import { VERSION } from "../version.js";
 import { startWebhook } from "../webhook/webhook.js";
@@ -46,6 +50,11 @@ Flags of ours:
                             (docker.io/library/nginx:1.27@sha256:...)
   --skip-images=G1,G2       image globs left alone (* within a path segment, ** across),
                             matched as written and canonical
+  --platform=linux/arm64    pin that platform's manifest of multi-platform images, not
+                            the index (linux/arm/v7, windows(10.0.17763.1234)/amd64, ...)
+  --existing-digests=keep   images that have a digest: keep (no request), verify (deny,
+                            or with --ignore-errors warn, when the digest is missing or
+                            the tag moved), refresh (patch in the tag's digest)
   --cache-ttl=5m            how long a tag's digest is reused (all requests share one cache)
   --negative-cache-ttl=10s  how long a failed lookup is reused
   --cache-size=10000        most tags kept (least recently used go first)
@@ -75,6 +84,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "h", kind: "bool" },
   { name: "format", kind: "string" },
   { name: "skip-images", kind: "string" },
+  { name: "platform", kind: "string" },
+  { name: "existing-digests", kind: "string" },
 ];
 
 export interface WebhookFlags {
@@ -112,6 +123,8 @@ export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): W
       skipPrefixes: splitSkipPrefixes(str("skip-prefixes", "")),
       format: formatFlag(str("format", DEFAULT_FORMAT)),
       skipImages: globsFlag(str("skip-images", "")),
+      platform: platformFlag(f.get("platform")),
+      existingDigests: existingFlag(str("existing-digests", "keep")),
       cacheTtlMs: durationFlag("cache-ttl", str("cache-ttl", "5m")),
       negativeCacheTtlMs: durationFlag("negative-cache-ttl", str("negative-cache-ttl", "10s")),
       cacheSize,
@@ -173,4 +186,20 @@ function globsFlag(value: string): string[] {
     }
   }
   return globs;
+}
+
+function platformFlag(value: string | boolean | undefined): Platform | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parsePlatform(String(value));
+  } catch (error) {
+    if (error instanceof InvalidPlatformError) throw new InputError(`webhook: --platform: ${error.message}; expected os/architecture[/variant] such as linux/arm64 or linux/arm/v7, or windows(10.0.17763.1234)/amd64`);
+    throw error;
+  }
+}
+
+function existingFlag(value: string): ExistingDigestMode {
+  const mode = EXISTING_DIGEST_MODES.find((m) => m === value);
+  if (mode === undefined) throw new InputError(`webhook: --existing-digests must be one of ${EXISTING_DIGEST_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+  return mode;
 }

@@ -1,6 +1,7 @@
 // One tag -> digest cache for a long-running front end (the webhook), in
 // front of the registry stack: answers are kept for a TTL, failures for a
-// short negative TTL, at most `maxEntries` (least recently used go first);
+// short negative TTL, a digest check that found its digest without limit (a
+// digest never changes), at most `maxEntries` (least recently used go first);
 // concurrent identical lookups share one registry request. The key is
 // lookupKey(ref, scope): the credential scope is part of it, so a digest
 // found with one namespace's pull secret never answers another's lookup.
@@ -11,6 +12,7 @@ import type { ImageReference } from "../name/reference.js";
 import { RegistryError } from "../registry/errors.js";
 import { lookupKey } from "../resolve.js";
 import type { DigestSource, Resolved } from "../resolve.js";
+import { digestCheckOf } from "./existing.js";
 
 export interface CacheOptions {
   /** How long a digest is reused, in ms (a tag can move: keep it short). */
@@ -19,6 +21,8 @@ export interface CacheOptions {
   readonly negativeTtlMs: number;
   readonly maxEntries: number;
   readonly now?: () => number;
+  /** The platform the source pins (`--platform`, formatted), part of every tag lookup's key. */
+  readonly platform?: string | undefined;
 }
 
 /** What the cache saw, for metrics. */
@@ -61,7 +65,9 @@ export class DigestCache implements DigestSource {
   }
 
   resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<Resolved> {
-    const key = lookupKey(ref, scope);
+    const platform = this.options.platform;
+    // A digest check is the same for every platform; a tag's answer is not.
+    const key = platform === undefined || digestCheckOf(ref) !== undefined ? lookupKey(ref, scope) : `${lookupKey(ref, scope)} platform=${platform}`;
     const entry = this.entries.get(key);
     if (entry !== undefined) {
       if (entry.expires > this.now()) {
@@ -91,7 +97,8 @@ export class DigestCache implements DigestSource {
         (found) => {
           const value = typeof found === "string" ? { digest: found } : found;
           this.events.resolved?.(ref.registry, "ok");
-          this.store(key, { expires: this.now() + this.options.ttlMs, value });
+          const checked = digestCheckOf(ref);
+          this.store(key, { expires: checked !== undefined && checked === value.digest ? Infinity : this.now() + this.options.ttlMs, value });
           return value;
         },
         (error: unknown) => {

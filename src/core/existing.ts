@@ -18,6 +18,17 @@ export function existingLookup(ref: ImageReference, mode: ExistingDigestMode): I
   return mode === "verify" ? { ...ref, tag: ref.digest, digest: undefined } : undefined;
 }
 
+/**
+ * The digest a lookup checks, when it is a digest check (existingLookup's
+ * `repo@digest` asked as `manifests/<digest>`), else undefined. A digest never
+ * changes: a check that found it is true for good, and caches keep it without
+ * a TTL, while a tag's lookup keeps its TTL.
+ */
+export function digestCheckOf(lookup: ImageReference): string | undefined {
+  // A tag cannot hold ":"; existingLookup puts the digest where the tag goes.
+  return lookup.digest === undefined && lookup.tag?.includes(":") ? lookup.tag : undefined;
+}
+
 export type ExistingVerdict =
   | { readonly severity: "info" | "error"; readonly message: string; readonly cause?: string }
   | { readonly severity: "info"; readonly message: string; readonly refreshed: string };

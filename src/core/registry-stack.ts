@@ -10,6 +10,7 @@ import { hostSources } from "../credentials/host.js";
 import { CredentialedRegistry } from "../credentials/registry-source.js";
 import type { ScopedClient } from "../credentials/registry-source.js";
 import type { CredentialScope } from "../credentials/pull-secrets.js";
+import type { Platform } from "../name/platform.js";
 import type { ImageReference } from "../name/reference.js";
 import type { RegistryClient } from "../registry/client.js";
 import type { Network } from "../registry/network.js";
@@ -28,6 +29,8 @@ export interface RegistryStackOptions {
   readonly registryStreams: number;
   readonly insecureRegistries: readonly string[];
   readonly registryMirrors: Readonly<Record<string, string[]>>;
+  /** Pin this platform's manifest of multi-platform images (the `platform` setting); default the index. */
+  readonly platform?: Platform | undefined;
   /**
    * A short run (the function): compile undici's WebAssembly with Liftoff only.
    * V8 compiles llhttp with Liftoff and then again with TurboFan on a background
@@ -115,6 +118,7 @@ export class RegistryStack {
               mirrors: o.registryMirrors,
               userAgent: `krm-digester/${VERSION}`,
               credentials: provider,
+              platform: o.platform,
             });
             return real;
           }));

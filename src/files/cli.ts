@@ -183,7 +183,7 @@ async function openSources(
   }
   const cache =
     options.cacheTtlMs !== undefined && mode === "pin"
-      ? new DigestCache({ dir: cacheDirectory(deps.env ?? process.env, deps.home ?? homedir()), ttlMs: options.cacheTtlMs })
+      ? new DigestCache({ dir: cacheDirectory(deps.env ?? process.env, deps.home ?? homedir()), ttlMs: options.cacheTtlMs, platform: options.platform })
       : undefined;
   let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
   const source = new ModeSource({

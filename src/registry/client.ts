@@ -11,6 +11,8 @@ import { RegistryError } from "./errors.js";
 import type { ErrorContext } from "./errors.js";
 import { MANIFEST_ACCEPT, resolveManifestDigest } from "./manifest.js";
 import { mirrorTable, registryKey } from "./mirrors.js";
+import { isDigestLookup, resolvePlatformDigest } from "./platform.js";
+import type { Platform } from "../name/platform.js";
 import type { Mirror, MirrorMap } from "./mirrors.js";
 import { Network } from "./network.js";
 import type { NetworkOptions } from "./network.js";
@@ -30,6 +32,8 @@ interface ClientOptions {
   readonly mirrors?: MirrorMap;
   readonly credentials?: CredentialProvider;
   readonly userAgent?: string;
+  /** Pin this platform's manifest of a multi-platform image instead of its index (src/registry/platform.ts). */
+  readonly platform?: Platform | undefined;
 }
 
 /**
@@ -59,8 +63,10 @@ export class RegistryClient {
   private readonly challenges = new Map<string, readonly Challenge[]>();
   private readonly mirrors: ReadonlyMap<string, readonly Mirror[]>;
   private answeredByMirror = 0;
+  private readonly platform: Platform | undefined;
 
   constructor(options: RegistryClientOptions) {
+    this.platform = options.platform;
     this.ownNetwork = options.network === undefined;
     this.network = options.network ?? new Network(options);
     const secrets = new Secrets();
@@ -92,7 +98,8 @@ export class RegistryClient {
 
   /**
    * The digest the registry serves for the reference's tag ("latest" when
-   * none): the index / manifest list digest for multi-platform images. A
+   * none): the index / manifest list digest for multi-platform images, or
+   * with `platform` set the digest of that platform's manifest. A
    * reference that already carries a digest is returned as is, without a request.
    * Every failure is a RegistryError.
    */
@@ -130,9 +137,9 @@ export class RegistryClient {
       }
       const repository = mirror.prefix ? `${mirror.prefix}/${ref.repository}` : ref.repository;
       try {
-        const digest = await this.resolveAt({ registry: mirror.host, repository, tag, image: ref.original }, signal);
+        const { digest, note } = await this.resolveAt({ registry: mirror.host, repository, tag, image: ref.original }, signal);
         this.answeredByMirror++;
-        return { digest, mirror: mirror.display, note: `resolved through mirror ${mirror.display}` };
+        return { digest, mirror: mirror.display, note: [note, `resolved through mirror ${mirror.display}`].filter(Boolean).join("; ") };
       } catch (err) {
         if (!(err instanceof RegistryError)) throw err;
         if (this.transport.runSignal.aborted || signal?.aborted) throw err.rebind(upstream);
@@ -142,8 +149,9 @@ export class RegistryClient {
       }
     }
     try {
-      const digest = await this.resolveAt(upstream, signal);
-      return failed.length === 0 ? { digest } : { digest, note: `resolved from ${ref.registry} after ${failed.join("; ")}` };
+      const { digest, note } = await this.resolveAt(upstream, signal);
+      const notes = [note, failed.length === 0 ? undefined : `resolved from ${ref.registry} after ${failed.join("; ")}`].filter(Boolean);
+      return notes.length === 0 ? { digest } : { digest, note: notes.join("; ") };
     } catch (err) {
       if (err instanceof RegistryError && failed.length > 0) throw err.with({ note: `asked first: ${failed.join("; ")}` });
       throw err;
@@ -151,7 +159,7 @@ export class RegistryClient {
   }
 
   /** `signal` ends this lookup's own requests (an admission deadline); shared probes and token fetches run on. */
-  private async resolveAt(context: ErrorContext, signal: AbortSignal | undefined): Promise<string> {
+  private async resolveAt(context: ErrorContext, signal: AbortSignal | undefined): Promise<{ digest: string; note?: string }> {
     try {
       // Lookups queued behind the global concurrency limit end at once after the deadline.
       if (this.transport.runSignal.aborted) throw this.transport.runSignal.reason as unknown;
@@ -159,13 +167,13 @@ export class RegistryClient {
       const endpoint = await this.transport.endpoint(context);
       const manifest = new URL(`/v2/${context.repository}/manifests/${encodeURIComponent(context.tag)}`, endpoint.origin);
       const tags = new URL(`/v2/${context.repository}/tags/list?n=1`, endpoint.origin);
-      return await resolveManifestDigest(
-        {
-          manifest: (method) => this.send(endpoint, manifest, method === "HEAD" ? "head" : "get", context, signal),
-          tags: () => this.send(endpoint, tags, "tags", context, signal),
-        },
-        context,
-      );
+      const requests = {
+        manifest: (method: "HEAD" | "GET") => this.send(endpoint, manifest, method === "HEAD" ? "head" : "get", context, signal),
+        tags: () => this.send(endpoint, tags, "tags", context, signal),
+      };
+      // A platform is picked from what a tag points at; a lookup by digest (a digest check) is that exact manifest.
+      if (this.platform && !isDigestLookup(context.tag)) return await resolvePlatformDigest(requests, context, this.platform);
+      return { digest: await resolveManifestDigest(requests, context) };
     } catch (err) {
       // Shared probes and token fetches carry the image and registry that started them.
       if (err instanceof RegistryError) throw err.image === context.image && err.registry === context.registry ? err : err.rebind(context);

@@ -19,7 +19,11 @@ export type RegistryErrorCode =
   | "SERVER"
   | "PROTOCOL"
   /** The HTTP(S) proxy failed: unreachable, wants credentials, or could not reach the registry. */
-  | "PROXY";
+  | "PROXY"
+  /** `platform` is set and the tag's image index has no entry for it. */
+  | "PLATFORM_NOT_FOUND"
+  /** `platform` is set and several entries of the index, for different os.versions, match it. */
+  | "PLATFORM_AMBIGUOUS";
 
 /** What is being resolved; every error is built against one. */
 export interface ErrorContext {
@@ -116,6 +120,9 @@ function describe(code: RegistryErrorCode, c: ErrorContext, detail: string, d: E
       return `${subject} sent an unexpected response: ${detail}${of}${note}`;
     case "PROXY":
       return `cannot reach ${subject} through proxy ${d.proxy ?? "(unknown)"}: ${detail}${of}${note}`;
+    case "PLATFORM_NOT_FOUND":
+    case "PLATFORM_AMBIGUOUS":
+      return `${c.image} has ${detail}${note}`;
   }
 }
 
@@ -135,6 +142,8 @@ const HINTS: Readonly<Record<RegistryErrorCode, string>> = {
   RATE_LIMITED: "Wait and retry, or authenticate to the registry for a higher pull limit.",
   SERVER: "The registry failed on its side; retry later or check the registry's status.",
   PROTOCOL: "The registry does not answer as the distribution API specifies; report this with the image name.",
+  PLATFORM_NOT_FOUND: "Set platform to one of the platforms the index has, or leave platform unset to pin the index itself.",
+  PLATFORM_AMBIGUOUS: "Name the os.version too, e.g. windows(10.0.17763.1234)/amd64.",
   PROXY: "Check HTTPS_PROXY / HTTP_PROXY (scheme://[user:password@]host:port) and that the proxy runs; NO_PROXY lists hosts reached directly.",
 };
 

@@ -62,13 +62,30 @@ export async function resolveManifestDigest(requests: ManifestRequests, context:
     throw fromResponse(head.status, head.body, context, responseExtra(head));
   }
 
+  return (await getManifest(requests, context, claimed)).digest;
+}
+
+/** A manifest fetched by GET: its digest (sha256 of the exact bytes, checked against every digest the registry named), media type and body. */
+export interface FetchedManifest {
+  readonly digest: string;
+  /** The body's own mediaType, else its Content-Type. */
+  readonly mediaType: string;
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * GET the manifest and check it as a pin must be checked: a manifest type we
+ * asked for, and a body whose sha256 agrees with Docker-Content-Digest (and
+ * with `claimed`, what a HEAD said). Errors as resolveManifestDigest's.
+ */
+export async function getManifest(requests: ManifestRequests, context: ErrorContext, claimed?: string): Promise<FetchedManifest> {
   const get = await requests.manifest("GET");
   if (get.status !== 200) {
     // The GET's error body may tell MANIFEST_UNKNOWN (tag) from NAME_UNKNOWN (repository).
     const error = fromResponse(get.status, get.body, context, responseExtra(get));
     throw error.code === "TAG_NOT_FOUND" ? await confirmRepository(requests, error, context) : error;
   }
-  checkManifestBody(get, context);
+  const json = checkManifestBody(get, context);
   const digest = `sha256:${createHash("sha256").update(get.body).digest("hex")}`;
   const named = digestHeader(get);
   if (named.kind === "malformed") {
@@ -83,7 +100,8 @@ export async function resolveManifestDigest(requests: ManifestRequests, context:
   if (claimed !== undefined && claimed !== digest) {
     throw new RegistryError("PROTOCOL", context, `the manifest HEAD said Docker-Content-Digest ${claimed}, but the manifest GET's body hashes to ${digest}`);
   }
-  return digest;
+  const own = typeof json.mediaType === "string" ? json.mediaType : undefined;
+  return { digest, mediaType: own ?? contentType(get), json };
 }
 
 /**
@@ -142,8 +160,8 @@ function checkContentType(type: string, context: ErrorContext): void {
   }
 }
 
-/** The GET's body must be a manifest of a type we asked for, by its Content-Type or its own mediaType. */
-function checkManifestBody(res: HttpResponse, context: ErrorContext): void {
+/** The GET's body must be a manifest of a type we asked for, by its Content-Type or its own mediaType; returns it parsed. */
+function checkManifestBody(res: HttpResponse, context: ErrorContext): Record<string, unknown> {
   const type = contentType(res);
   checkContentType(type, context);
   let json: unknown;
@@ -175,4 +193,5 @@ function checkManifestBody(res: HttpResponse, context: ErrorContext): void {
       throw new RegistryError("PROTOCOL", context, `neither the Content-Type (${quoteShort(type, 80)}) nor the body says which manifest media type this is`);
     }
   }
+  return manifest;
 }

@@ -178,7 +178,7 @@ export class ModeSource implements DigestSource {
       return { digest: locked, note: `from the DigestLock${lock?.file ? ` ${lock.file}` : ""}` };
     }
     const key = lookupKey(ref, scope);
-    const cached = await cache?.getTag(key);
+    const cached = await cache?.lookup(key, ref);
     if (cached) {
       this.counts.cache++;
       return { digest: cached.digest, note: `from the cache, looked up ${age(Date.now() - cached.at)} ago` };
@@ -187,7 +187,7 @@ export class ModeSource implements DigestSource {
     const found = await this.registry.resolveDigest(ref, scope, signal);
     this.counts.registry++;
     const resolved = typeof found === "string" ? { digest: found } : found;
-    await cache?.putTag(key, resolved.digest);
+    await cache?.remember(key, ref, resolved.digest);
     return resolved;
   }
 }

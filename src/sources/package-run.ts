@@ -75,7 +75,7 @@ export async function openPackageRun(
   }
   const cache =
     options.cacheTtlMs !== undefined && options.mode === "pin"
-      ? new DigestCache({ dir: cacheDirectory(environment.env, environment.home), ttlMs: options.cacheTtlMs })
+      ? new DigestCache({ dir: cacheDirectory(environment.env, environment.home), ttlMs: options.cacheTtlMs, platform: options.platform })
       : undefined;
   let registry: ClosableDigestSource | undefined;
   const source = new ModeSource({

@@ -13,6 +13,7 @@ import type { Failure, Pin, PinPlan, Segment, Slot } from "../core/plan.js";
 import { parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import type { ImageFormat } from "../name/format.js";
+import type { ExistingDigestMode } from "../core/existing.js";
 import type { DigestSource } from "../resolve.js";
 import { imageSlots } from "../workloads.js";
 import { isRecord } from "./admission.js";
@@ -34,6 +35,8 @@ export interface HandlerOptions {
   readonly skipImages?: readonly string[] | undefined;
   /** How pins are written (src/name/format.ts); default tag-and-digest. */
   readonly format?: ImageFormat | undefined;
+  /** --existing-digests: keep (default), verify (a stale or missing digest is a failure), refresh (patched). */
+  readonly existingDigests?: ExistingDigestMode | undefined;
   /** Unique references of one review resolved at once. */
   readonly concurrency: number;
   /** A failure admits the object with what could be pinned, and a warning; otherwise it is denied. */
@@ -117,6 +120,7 @@ export async function handleReview(request: AdmissionRequest, options: HandlerOp
       skipPrefixes: options.skipPrefixes,
       skipImages: options.skipImages,
       format: options.format,
+      existingDigests: options.existingDigests,
       concurrency: options.concurrency,
       signal,
       known: keep && ((slot, ref) => keep.get(containerKey(walked, slot.segments))?.(ref)),
@@ -146,7 +150,8 @@ function respond(
     response.status = { code: 403, message: denial(base, plan.failures) };
     return { response, summary: { ...base, outcome: "denied", pinned: [], failures }, patch: [] };
   }
-  for (const f of plan.failures) warnings.push(`not pinned: ${f.image ?? f.path}: ${f.cause}`);
+  // The cause first: a warning is cut at 119 characters, and an image with its digest is about 100.
+  for (const f of plan.failures) warnings.push(`not pinned (${f.cause}): ${f.image ?? f.path}`);
   if (options.dryRun) outcome = "dry-run";
   else {
     if (patch.length > 0) {

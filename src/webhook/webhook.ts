@@ -2,6 +2,9 @@
 // cache, the handler, the HTTPS server, the health and metrics servers, and
 // (online) the cluster for pull secrets and readiness.
 import type { ImageFormat } from "../name/format.js";
+import { formatPlatform } from "../name/platform.js";
+import type { Platform } from "../name/platform.js";
+import type { ExistingDigestMode } from "../core/existing.js";
 import type { Cluster, KubeObject } from "../cluster/api.js";
 import { DigestCache } from "../core/cache.js";
 import { RegistryStack } from "../core/registry-stack.js";
@@ -31,6 +34,10 @@ export interface WebhookConfig {
   readonly skipImages?: readonly string[] | undefined;
   /** --format; default tag-and-digest. */
   readonly format?: ImageFormat | undefined;
+  /** --existing-digests; default keep. */
+  readonly existingDigests?: ExistingDigestMode | undefined;
+  /** --platform: pin this platform's manifest of multi-platform images; default the index. */
+  readonly platform?: Platform | undefined;
   readonly cacheTtlMs: number;
   readonly negativeCacheTtlMs: number;
   readonly cacheSize: number;
@@ -71,18 +78,20 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
     registryStreams: DEFAULT_OPTIONS.registryStreams,
     insecureRegistries: [],
     registryMirrors: {},
+    platform: config.platform,
     credentialRefreshMs: CREDENTIAL_REFRESH_MS,
     ...(config.env ? { env: config.env } : {}),
     ...(config.home ? { home: config.home } : {}),
   });
   const metrics = new WebhookMetrics(() => stack.stats);
-  const cache = new DigestCache(stack, { ttlMs: config.cacheTtlMs, negativeTtlMs: config.negativeCacheTtlMs, maxEntries: config.cacheSize }, metrics.cacheEvents);
+  const cache = new DigestCache(stack, { ttlMs: config.cacheTtlMs, negativeTtlMs: config.negativeCacheTtlMs, maxEntries: config.cacheSize, platform: config.platform && formatPlatform(config.platform) }, metrics.cacheEvents);
   const online = config.cluster;
   const handlerOptions = {
     source: cache,
     skipPrefixes: config.skipPrefixes,
     skipImages: config.skipImages,
     format: config.format,
+    existingDigests: config.existingDigests,
     concurrency: DEFAULT_OPTIONS.concurrency,
     ignoreErrors: config.ignoreErrors,
     dryRun: config.dryRun,

@@ -33,6 +33,9 @@ export const IMAGE_KINDS: readonly ImageKind[] = ["oci-manifest", "oci-index", "
 export interface Platform {
   readonly os: string;
   readonly architecture: string;
+  readonly variant?: string;
+  /** Windows images name the build they are for, in the index entry and in their config. */
+  readonly "os.version"?: string;
 }
 
 /** Where to push: a Registry from registry.ts fits, or any object of this shape. */
@@ -63,12 +66,30 @@ export interface SeedSpec {
   readonly repository: string;
   readonly tag: string;
   readonly kind: ImageKind;
+  /** An index's (or manifest list's) platforms, in order; default linux/amd64 and linux/arm64. */
+  readonly platforms?: readonly Platform[];
+  /** Add a buildx-style attestation entry (platform unknown/unknown) to the index, as `docker buildx build` pushes. */
+  readonly attestation?: boolean;
 }
 
 const PLATFORMS: readonly Platform[] = [
   { os: "linux", architecture: "amd64" },
   { os: "linux", architecture: "arm64" },
 ];
+
+/** What a widely built image's index holds: ARM variants as buildx writes them, and Windows builds by os.version. */
+export const MANY_PLATFORMS: readonly Platform[] = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64", variant: "v8" },
+  { os: "linux", architecture: "arm", variant: "v7" },
+  { os: "linux", architecture: "arm", variant: "v6" },
+  { os: "linux", architecture: "s390x" },
+  { os: "windows", architecture: "amd64", "os.version": "10.0.17763.1234" },
+  { os: "windows", architecture: "amd64", "os.version": "10.0.20348.2340" },
+];
+
+/** How a platform is shown in test names and golden files: os/arch[/variant][:os.version]. */
+export const platformName = (p: Platform): string => [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join("/") + (p["os.version"] ? `:${p["os.version"]}` : "");
 
 export const sha256 = (bytes: Uint8Array): string => "sha256:" + createHash("sha256").update(bytes).digest("hex");
 
@@ -171,6 +192,8 @@ async function pushSingle(
   const config = json({
     architecture: platform.architecture,
     os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
+    ...(platform["os.version"] ? { "os.version": platform["os.version"] } : {}),
     config: { Labels: { "krm-digester.test/nonce": nonce } },
     rootfs: { type: "layers", diff_ids: [sha256(tar)] },
   });
@@ -185,15 +208,30 @@ async function pushSingle(
   return { repository, reference: ref, digest, mediaType, body, size: body.length, platform };
 }
 
-async function pushMulti(target: SeedTarget, repository: string, tag: string, docker: boolean): Promise<PushedManifest> {
+async function pushMulti(
+  target: SeedTarget,
+  repository: string,
+  tag: string,
+  docker: boolean,
+  platforms: readonly Platform[] = PLATFORMS,
+  attestation = false,
+): Promise<PushedManifest> {
   // Children go in by digest first: the index PUT fails with MANIFEST_BLOB_UNKNOWN otherwise.
-  const children = await Promise.all(PLATFORMS.map((p) => pushSingle(target, repository, undefined, docker, p)));
+  const children = await Promise.all(platforms.map((p) => pushSingle(target, repository, undefined, docker, p)));
+  const manifests: unknown[] = children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size, platform: c.platform }));
+  if (attestation && children[0]) {
+    // buildx: an OCI manifest for provenance, platform unknown/unknown, naming the image it attests.
+    const attest = await pushSingle(target, repository, undefined, false, { os: "unknown", architecture: "unknown" });
+    manifests.push({
+      mediaType: attest.mediaType,
+      digest: attest.digest,
+      size: attest.size,
+      platform: { os: "unknown", architecture: "unknown" },
+      annotations: { "vnd.docker.reference.digest": children[0].digest, "vnd.docker.reference.type": "attestation-manifest" },
+    });
+  }
   const mediaType = docker ? MediaType.dockerList : MediaType.ociIndex;
-  const body = json({
-    schemaVersion: 2,
-    mediaType,
-    manifests: children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.size, platform: c.platform })),
-  });
+  const body = json({ schemaVersion: 2, mediaType, manifests });
   const digest = await putManifest(target, repository, tag, mediaType, body);
   return { repository, reference: tag, digest, mediaType, body, size: body.length, children };
 }
@@ -219,11 +257,11 @@ export function pushImage(target: SeedTarget, spec: SeedSpec): Promise<PushedMan
     case "oci-manifest":
       return pushOciManifest(target, spec.repository, spec.tag);
     case "oci-index":
-      return pushOciIndex(target, spec.repository, spec.tag);
+      return pushMulti(target, spec.repository, spec.tag, false, spec.platforms, spec.attestation);
     case "docker-manifest":
       return pushDockerManifest(target, spec.repository, spec.tag);
     case "docker-manifest-list":
-      return pushDockerManifestList(target, spec.repository, spec.tag);
+      return pushMulti(target, spec.repository, spec.tag, true, spec.platforms, spec.attestation);
   }
 }
 

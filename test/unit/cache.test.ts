@@ -47,6 +47,34 @@ describe("DigestCache", () => {
     assert.equal(source.calls.length, 2);
   });
 
+  it("keeps a digest check that found its digest without a TTL, and a tag for its TTL only", async () => {
+    let now = 0;
+    const digest = `sha256:${"1".padStart(64, "0")}`; // what Source answers first
+    const source = new Source();
+    const cache = new DigestCache(source, { ttlMs: 1000, negativeTtlMs: 100, maxEntries: 10, now: () => now });
+    // existingLookup asks r.example/a@<digest> as the "tag" <digest>.
+    const check = { ...ref(`r.example/a@${digest}`), tag: digest, digest: undefined };
+    assert.deepEqual(await cache.resolveDigest(check), { digest });
+    await cache.resolveDigest(ref("r.example/a:v1"));
+    now = 10 * 365 * 86_400_000;
+    assert.deepEqual(await cache.resolveDigest(check), { digest });
+    assert.equal(source.calls.length, 2, "the check is answered from the cache ten years on");
+    await cache.resolveDigest(ref("r.example/a:v1"));
+    assert.equal(source.calls.length, 3, "the tag is asked again");
+  });
+
+  it("a check that answered another digest, or failed, gets the usual TTLs", async () => {
+    let now = 0;
+    const source = new Source();
+    const cache = new DigestCache(source, { ttlMs: 1000, negativeTtlMs: 100, maxEntries: 10, now: () => now });
+    const other = `sha256:${"f".repeat(64)}`;
+    const check = { ...ref(`r.example/a@${other}`), tag: other, digest: undefined };
+    await cache.resolveDigest(check);
+    now = 1000;
+    await cache.resolveDigest(check);
+    assert.equal(source.calls.length, 2);
+  });
+
   it("remembers a failure for the negative TTL only", async () => {
     let now = 0;
     const source = new Source("fail");

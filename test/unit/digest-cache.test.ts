@@ -11,6 +11,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { DigestCache, cacheDirectory } from "../../src/cache/digest-cache.js";
+import { parseReference } from "../../src/name/reference.js";
 
 const run = promisify(execFile);
 const sha = (key: string): string => createHash("sha256").update(key).digest("hex");
@@ -77,6 +78,44 @@ describe("entries", () => {
     assert.equal(await cache.hasCheck("ghcr.io/org/app:v1", D("b")), true);
     assert.equal(await cache.hasCheck("ghcr.io/org/app:v1", D("c")), false);
     assert.equal(await cache.getTag("ghcr.io/org/app:v1"), undefined, "checks and tags are apart");
+  });
+});
+
+describe("lookup and remember (what ModeSource uses)", () => {
+  const tag = parseReference("ghcr.io/org/app:v1");
+  const check = { ...parseReference(`ghcr.io/org/app@${D("b")}`), tag: D("b"), digest: undefined };
+
+  it("a digest check that found its digest is kept without limit; a tag for the TTL", async () => {
+    const dir = await fresh();
+    let now = 1_000_000;
+    const cache = new DigestCache({ dir, ttlMs: 60_000, now: () => now });
+    await cache.remember("ghcr.io/org/app:v1", tag, D("a"));
+    await cache.remember(`ghcr.io/org/app:${D("b")}`, check, D("b"));
+    now += 10 * 365 * 86_400_000;
+    const next = new DigestCache({ dir, ttlMs: 60_000, now: () => now });
+    assert.equal(await next.lookup("ghcr.io/org/app:v1", tag), undefined, "the tag expired");
+    assert.deepEqual(await next.lookup(`ghcr.io/org/app:${D("b")}`, check), { digest: D("b"), at: 1_000_000 });
+  });
+
+  it("a check that did not find its digest is not remembered", async () => {
+    const dir = await fresh();
+    const cache = new DigestCache({ dir, ttlMs: 60_000 });
+    await cache.remember(`ghcr.io/org/app:${D("b")}`, check, D("c"));
+    assert.equal(await cache.lookup(`ghcr.io/org/app:${D("b")}`, check), undefined);
+  });
+
+  it("tag lookups with a platform are apart from those without and from other platforms; checks are shared", async () => {
+    const dir = await fresh();
+    const plain = new DigestCache({ dir, ttlMs: 60_000 });
+    const arm = new DigestCache({ dir, ttlMs: 60_000, platform: { os: "linux", architecture: "arm64" } });
+    const windows = new DigestCache({ dir, ttlMs: 60_000, platform: { os: "windows", architecture: "amd64", osVersion: "10.0.17763.1234" } });
+    await plain.remember("ghcr.io/org/app:v1", tag, D("a"));
+    await arm.remember("ghcr.io/org/app:v1", tag, D("d"));
+    assert.equal((await plain.lookup("ghcr.io/org/app:v1", tag))?.digest, D("a"));
+    assert.equal((await arm.lookup("ghcr.io/org/app:v1", tag))?.digest, D("d"));
+    assert.equal(await windows.lookup("ghcr.io/org/app:v1", tag), undefined);
+    await plain.remember(`ghcr.io/org/app:${D("b")}`, check, D("b"));
+    assert.equal((await arm.lookup(`ghcr.io/org/app:${D("b")}`, check))?.digest, D("b"));
   });
 });
 
