@@ -11,6 +11,16 @@ export interface DigestSource {
    * `signal`: the caller gave up (an admission deadline); requests of this lookup end.
    */
   resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<string | Resolved>;
+  /**
+   * A warning about a reference before it is looked up (another tool's placeholder,
+   * src/sources/mode-source.ts); `leave`: the field is left alone, without a lookup.
+   */
+  notice?(ref: ImageReference): Notice | undefined;
+}
+
+export interface Notice {
+  readonly message: string;
+  readonly leave: boolean;
 }
 
 /** A digest, and what to say about how it was found (e.g. which registry mirror answered). */

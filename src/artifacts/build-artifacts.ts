@@ -22,9 +22,11 @@ export interface BuildArtifacts {
   readonly placeholders: ReadonlyMap<string, Artifact>;
   /** Canonical repo:tag of each artifact whose tag has a digest -> that digest. */
   readonly digests: ReadonlyMap<string, { readonly digest: string; readonly artifact: Artifact }>;
+  /** The files read, as given in `buildArtifacts`. */
+  readonly files: readonly string[];
 }
 
-export const NO_ARTIFACTS: BuildArtifacts = { placeholders: new Map(), digests: new Map() };
+export const NO_ARTIFACTS: BuildArtifacts = { placeholders: new Map(), digests: new Map(), files: [] };
 
 /** A build-artifacts file that cannot be used: the message names the file and what to do. */
 export class ArtifactsError extends Error {
@@ -51,7 +53,7 @@ export async function readBuildArtifacts(files: readonly string[], cwd: string):
     }
     all.push(...parseBuildArtifacts(text, file));
   }
-  return mergeArtifacts(all);
+  return mergeArtifacts(all, files);
 }
 
 /** The artifacts in one file's text; throws ArtifactsError naming the file and the entry. */
@@ -87,7 +89,7 @@ export function parseBuildArtifacts(text: string, file: string): Artifact[] {
 }
 
 /** Artifacts of several files as one set; throws ArtifactsError when two disagree. */
-export function mergeArtifacts(artifacts: readonly Artifact[]): BuildArtifacts {
+export function mergeArtifacts(artifacts: readonly Artifact[], files: readonly string[] = [...new Set(artifacts.map((a) => a.file))]): BuildArtifacts {
   const placeholders = new Map<string, Artifact>();
   const digests = new Map<string, { digest: string; artifact: Artifact }>();
   for (const artifact of artifacts) {
@@ -103,7 +105,7 @@ export function mergeArtifacts(artifacts: readonly Artifact[]): BuildArtifacts {
     const built = parseReference(artifact.tag);
     if (built.digest !== undefined && built.tag !== undefined) digests.set(lockKey(built), { digest: built.digest, artifact });
   }
-  return { placeholders, digests };
+  return { placeholders, digests, files };
 }
 
 /**

@@ -186,6 +186,12 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
         report(located(where, { severity: "info", message: `left ${ref.original} alone: ${ruled}` }, ref.original));
         continue;
       }
+      // A source may know the field for another tool's placeholder (a skaffold artifact name).
+      const notice = source.notice?.(ref);
+      if (notice) {
+        report(located(where, { severity: "warning", message: notice.message }, ref.original));
+        if (notice.leave) continue;
+      }
       const known = ref.digest === undefined ? options.known?.(at, ref) : undefined;
       if (known !== undefined) {
         const value = formatPinned(ref, known, format);

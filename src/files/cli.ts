@@ -10,6 +10,7 @@ import type { ClosableSource } from "../function.js";
 import { homedir } from "node:os";
 import { ArtifactsError, NO_ARTIFACTS, readBuildArtifacts } from "../artifacts/build-artifacts.js";
 import type { BuildArtifacts } from "../artifacts/build-artifacts.js";
+import { declaredArtifacts } from "../artifacts/skaffold-config.js";
 import { DigestCache, cacheDirectory } from "../cache/digest-cache.js";
 import { findFilesLock, lockChange, newLockPath } from "./files-lock.js";
 import type { FilesLock } from "./files-lock.js";
@@ -17,7 +18,7 @@ import { ModeSource } from "../sources/mode-source.js";
 import { formatResult } from "../results.js";
 import { imageDigests, KustomizationError, setImages } from "./kustomize-images.js";
 import { pinFiles, readYamlFiles } from "./pin-files.js";
-import type { FileResult } from "./pin-files.js";
+import type { FileResult, YamlFile } from "./pin-files.js";
 import { PathError, yamlFiles } from "./walk.js";
 import { writeInPlace } from "./write.js";
 
@@ -122,7 +123,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   }
   const read = await readYamlFiles(paths, deps.cwd);
   const { lock, problems: lockProblems } = findFilesLock(read.files);
-  const opened = await openSources(options, mode, deps, lock);
+  const opened = await openSources(options, mode, deps, lock, read.files);
   // Progress for long runs, every two seconds on stderr.
   let done = 0;
   const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), 2000);
@@ -171,6 +172,7 @@ async function openSources(
   mode: Mode,
   deps: FilesDeps,
   lock: FilesLock | undefined,
+  files: readonly YamlFile[],
 ): Promise<{ source: ModeSource; stats: () => RequestStats | undefined; close: () => Promise<string[]> }> {
   let artifacts: BuildArtifacts = NO_ARTIFACTS;
   try {
@@ -187,6 +189,8 @@ async function openSources(
   const source = new ModeSource({
     mode,
     artifacts,
+    declared: declaredArtifacts(files.flatMap((f) => f.documents.map((document) => ({ item: document.contents, document, file: f.display })))),
+    format: options.format,
     cache,
     lock: lock && { entries: lock.found.entries, file: lock.file.display },
     registry: () => (registry = deps.openRegistry(options)),
@@ -287,7 +291,7 @@ export async function imagesCommand(args: readonly string[], deps: FilesDeps): P
   const read = await readYamlFiles(files, deps.cwd);
   if (options.mode === "check") throw new UsageError("images: mode: check writes nothing; use krm-digester pin --check to check, or mode: pin / frozen here");
   const { lock, problems: lockProblems } = findFilesLock(read.files);
-  const opened = await openSources(options, options.mode, deps, lock);
+  const opened = await openSources(options, options.mode, deps, lock, read.files);
   let found;
   let warnings: string[];
   try {

@@ -15,7 +15,7 @@ import { applyEdits } from "../resourcelist/edits.js";
 import type { TextEdit } from "../resourcelist/edits.js";
 import type { ResourceList } from "../resourcelist/resource-list.js";
 import { lookupKey } from "../resolve.js";
-import type { DigestSource, Resolved } from "../resolve.js";
+import type { DigestSource, Notice, Resolved } from "../resolve.js";
 import { resourceRef } from "../resourcelist/identity.js";
 import type { ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
@@ -160,6 +160,10 @@ class SharedSource implements DigestSource {
 
   get size(): number {
     return this.answers.size;
+  }
+
+  notice(ref: ImageReference): Notice | undefined {
+    return this.source.notice?.(ref);
   }
 
   resolveDigest(ref: ImageReference, scope?: CredentialScope, signal?: AbortSignal): Promise<string | Resolved> {

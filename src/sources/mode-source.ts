@@ -6,14 +6,17 @@
 // lookup reaches it, so a run answered from these layers opens no connection.
 import { placeholderOf } from "../artifacts/build-artifacts.js";
 import type { Artifact, BuildArtifacts } from "../artifacts/build-artifacts.js";
+import type { DeclaredArtifacts } from "../artifacts/skaffold-config.js";
 import type { DigestCache } from "../cache/digest-cache.js";
 import type { CredentialScope } from "../credentials/pull-secrets.js";
 import { LOCK_FILE, lockKey } from "../lock/digest-lock.js";
 import type { LockEntries } from "../lock/digest-lock.js";
-import { parseReference } from "../name/reference.js";
+import { formatPinned, nameAsWritten } from "../name/format.js";
+import type { ImageFormat } from "../name/format.js";
+import { parseReference, repositoryKey } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import { lookupKey } from "../resolve.js";
-import type { DigestSource, Resolved } from "../resolve.js";
+import type { DigestSource, Notice, Resolved } from "../resolve.js";
 
 import type { Mode } from "../config.js";
 
@@ -48,6 +51,10 @@ export class NotLockedError extends Error {
 export interface ModeSourceOptions {
   readonly mode: Mode;
   readonly artifacts: BuildArtifacts;
+  /** The artifacts a skaffold.yaml in the package declares: their bare names are skaffold's placeholders. */
+  readonly declared?: DeclaredArtifacts | undefined;
+  /** How a placeholder's replacement is written, as every other pin (src/name/format.ts). */
+  readonly format?: ImageFormat | undefined;
   /** mode: frozen: the package's DigestLock. */
   readonly lock?: { readonly entries: LockEntries; readonly file: string | undefined } | undefined;
   /** mode: pin with cacheTTL. */
@@ -93,6 +100,46 @@ export class ModeSource implements DigestSource {
   }
 
   /**
+   * skaffold's names that this source cannot stand in for, before any lookup
+   * (src/core/plan.ts reports the warning):
+   * - a bare name a skaffold.yaml in the package declares as an artifact, with no
+   *   build of it in buildArtifacts: skaffold render replaces it; looking it up would
+   *   pin Docker Hub's `library/NAME:latest`, not what was built. Left alone.
+   * - an artifact's name with a tag (`skaffold-example:v1`): skaffold replaces only
+   *   the bare name, so this field is not the image just built. Looked up as written.
+   */
+  notice(ref: ImageReference): Notice | undefined {
+    if (placeholderOf(ref, this.options.artifacts)) return undefined;
+    const key = repositoryKey(ref);
+    const artifact = this.options.artifacts.placeholders.get(key);
+    const declared = this.options.declared?.get(key);
+    if (ref.tag === undefined && ref.digest === undefined) {
+      if (!declared) return undefined;
+      const files = this.options.artifacts.files;
+      const why =
+        files.length === 0
+          ? "no buildArtifacts file was given"
+          : `no buildArtifacts file (${files.join(", ")}) has a build of it`;
+      return {
+        leave: true,
+        message:
+          `left skaffold artifact ${ref.original} alone: ${declared.where} declares it (build.artifacts[].image) and ${why}; ` +
+          `skaffold render replaces it with the image skaffold builds. Run skaffold build --file-output=artifacts.json and set buildArtifacts: artifacts.json, ` +
+          `or pin skaffold render's output`,
+      };
+    }
+    if (ref.digest !== undefined || this.options.artifacts.digests.has(lockKey(ref))) return undefined;
+    const named = artifact ? `build artifact ${artifact.imageName} (${artifact.file})` : declared ? `skaffold artifact ${declared.image} (${declared.where})` : undefined;
+    if (!named) return undefined;
+    return {
+      leave: false,
+      message:
+        `${ref.original} has the name of ${named} but a tag of its own: skaffold replaces only the bare name, so this is not the image skaffold built ` +
+        `and it is looked up as written. Write image: ${nameAsWritten(ref)} to use the build${artifact ? ` (${artifact.tag})` : ""}, or rename the image if it is another one`,
+    };
+  }
+
+  /**
    * What this run found for a reference, as the lock records it: its digest, null
    * when the lookup failed (the lock keeps its old entry), undefined when it was not
    * looked up (skipped) or came from build artifacts (a new digest every build).
@@ -105,13 +152,14 @@ export class ModeSource implements DigestSource {
   private async placeholder(artifact: Artifact, scope: CredentialScope | undefined, signal: AbortSignal | undefined): Promise<Rewritten> {
     const built = parseReference(artifact.tag);
     const note = `build artifact ${artifact.imageName} from ${artifact.file}`;
+    const format = this.options.format;
     if (built.digest !== undefined) {
       this.counts.artifacts++;
-      return { digest: built.digest, value: artifact.tag, note };
+      return { digest: built.digest, value: builtValue(built, built.digest, format), note };
     }
     // A build that was not pushed has a tag without digest: pin that tag like any other.
     const found = await this.tagDigest(built, scope, signal);
-    return { digest: found.digest, value: `${artifact.tag}@${found.digest}`, note: found.note ? `${note}; ${found.note}` : note };
+    return { digest: found.digest, value: builtValue(built, found.digest, format), note: found.note ? `${note}; ${found.note}` : note };
   }
 
   private async tagDigest(ref: ImageReference, scope: CredentialScope | undefined, signal: AbortSignal | undefined): Promise<Resolved> {
@@ -142,6 +190,17 @@ export class ModeSource implements DigestSource {
     await cache?.putTag(key, resolved.digest);
     return resolved;
   }
+}
+
+/**
+ * The built image in the field, written as `format` says: tag-and-digest is the
+ * artifact's tag as skaffold wrote it (`REPO/app:TAG@sha256:…`), digest-only
+ * `REPO/app@sha256:…`, canonical the full name. An artifact tagged by digest only
+ * stays tagless in canonical form (its tag is not known, and is not `latest`).
+ */
+function builtValue(built: ImageReference, digest: string, format: ImageFormat | undefined): string {
+  if (format === "canonical" && built.tag === undefined) return `${repositoryKey(built)}@${digest}`;
+  return formatPinned(built, digest, format);
 }
 
 function age(ms: number): string {

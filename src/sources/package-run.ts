@@ -7,6 +7,7 @@ import { homedir } from "node:os";
 import type { Document, Node } from "yaml";
 import { ArtifactsError, NO_ARTIFACTS, readBuildArtifacts } from "../artifacts/build-artifacts.js";
 import type { BuildArtifacts } from "../artifacts/build-artifacts.js";
+import { declaredArtifacts } from "../artifacts/skaffold-config.js";
 import { DigestCache, cacheDirectory } from "../cache/digest-cache.js";
 import type { DigesterOptions } from "../config.js";
 import { lockEdit, packageLock, usedReferences } from "../lock/package-lock.js";
@@ -80,6 +81,8 @@ export async function openPackageRun(
   const source = new ModeSource({
     mode: options.mode,
     artifacts,
+    declared: declaredArtifacts(input.items.map((item) => ({ item, document: input.document }))),
+    format: options.format,
     lock: lock && { entries: lock.entries, file: lock.file?.path },
     cache,
     registry: () => (registry = openRegistry()),

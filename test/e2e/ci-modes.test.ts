@@ -164,6 +164,61 @@ describe("CI modes against a real registry, connections counted", () => {
     });
   });
 
+  describe("buildArtifacts with format, and skaffold's artifact names", () => {
+    it("a placeholder is written in the format asked (digest-only, canonical), still with no connection", async () => {
+      const digest = digests.get("ci/built:b42") ?? "";
+      const file = join(work, "artifacts-format.json");
+      await writeFile(file, JSON.stringify({ builds: [{ imageName: "skaffold-example", tag: `${host}/ci/built:b42@${digest}` }] }));
+      for (const [format, want] of [
+        ["tag-and-digest", `${host}/ci/built:b42@${digest}`],
+        ["digest-only", `${host}/ci/built@${digest}`],
+        ["canonical", `${host}/ci/built:b42@${digest}`],
+      ] as const) {
+        const { value: out, connections } = await counted(() => runFn(list(pod("a", "skaffold-example"), { buildArtifacts: file, format })));
+        assert.equal(out.code, 0, out.stderr);
+        assert.equal(connections, 0);
+        assert.deepEqual(images(out), [want], format);
+      }
+      // canonical spells out a Docker Hub artifact's name, as for every other pin.
+      await writeFile(file, JSON.stringify({ builds: [{ imageName: "skaffold-example", tag: `skaffold-example:b42@${digest}` }] }));
+      const hub = await runFn(list(pod("a", "skaffold-example"), { buildArtifacts: file, format: "canonical" }));
+      assert.deepEqual(images(hub), [`docker.io/library/skaffold-example:b42@${digest}`]);
+    });
+
+    it("a bare name that the package's skaffold.yaml declares, without a build of it, is left alone with a warning naming skaffold; exit 0, no connection", async () => {
+      const skaffold =
+        "- apiVersion: skaffold/v4beta11\n  kind: Config\n  metadata:\n    name: app\n    annotations:\n      config.kubernetes.io/path: skaffold.yaml\n" +
+        "  build:\n    artifacts:\n    - image: skaffold-example\n    - image: leeroy-app\n";
+      const { value: out, connections } = await counted(() => runFn(list(pod("a", "skaffold-example") + pod("b", `${host}/ci/web:v1@${digests.get("ci/web:v1")}`), {}, skaffold)));
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(connections, 0, "Docker Hub's library/skaffold-example is not asked");
+      assert.deepEqual(images(out).slice(0, 1), ["skaffold-example"]);
+      const warning = ((parse(out.stdout) as Output).results ?? []).find((r) => r.severity === "warning");
+      assert.match(warning?.message ?? "", /^left skaffold artifact skaffold-example alone: skaffold\.yaml declares it .* no buildArtifacts file was given; skaffold render replaces it/);
+      assert.equal(warning?.field?.path, "spec.containers[0].image");
+      assert.match(out.stderr, /krm-digester: warning: a\.yaml Pod a spec\.containers\[0\]\.image: left skaffold artifact skaffold-example alone/);
+      // With a build of it, it is replaced; the warning is gone.
+      const file = join(work, "artifacts-declared.json");
+      const built = `${host}/ci/built:b42@${digests.get("ci/built:b42")}`;
+      await writeFile(file, JSON.stringify({ builds: [{ imageName: "skaffold-example", tag: built }] }));
+      const withBuild = await runFn(list(pod("a", "skaffold-example"), { buildArtifacts: file }, skaffold));
+      assert.equal(withBuild.code, 0, withBuild.stderr);
+      assert.deepEqual(images(withBuild), [built]);
+      assert.deepEqual(((parse(withBuild.stdout) as Output).results ?? []).filter((r) => r.severity !== "info"), []);
+    });
+
+    it("an artifact's name with a tag of its own is a warning that says skaffold replaces only the bare name, and is looked up as written", async () => {
+      const file = join(work, "artifacts-tagged.json");
+      const built = `${host}/ci/built:b42@${digests.get("ci/built:b42")}`;
+      await writeFile(file, JSON.stringify({ builds: [{ imageName: `${host}/ci/web`, tag: built }] }));
+      const out = await runFn(list(pod("a", `${host}/ci/web:v1`), { buildArtifacts: file }));
+      assert.equal(out.code, 0, out.stderr);
+      assert.deepEqual(images(out), [`${host}/ci/web:v1@${digests.get("ci/web:v1")}`]);
+      const warning = ((parse(out.stdout) as Output).results ?? []).find((r) => r.severity === "warning");
+      assert.match(warning?.message ?? "", new RegExp(`^${host}/ci/web:v1 has the name of build artifact ${host}/ci/web \\(.*artifacts-tagged\\.json\\) but a tag of its own: skaffold replaces only the bare name`));
+    });
+  });
+
   describe("cacheTTL", () => {
     it("the second run is answered from the cache without a connection; without cacheTTL it asks again", async () => {
       const env = { ...process.env, KRM_DIGESTER_CACHE_DIR: join(work, "cache-1") };

@@ -109,6 +109,69 @@ describe("build artifacts", () => {
   });
 });
 
+describe("build artifacts and format", () => {
+  const artifacts = artifactsOf([
+    { imageName: "skaffold-example", tag: `registry.example.com/skaffold-example:v1@${D("a")}` },
+    { imageName: "app", tag: "app:dev" },
+    { imageName: "bydigest", tag: `registry.example.com/bydigest@${D("c")}` },
+  ]);
+
+  it("a placeholder's replacement is written as format says: tag-and-digest (the artifact's tag), digest-only, canonical", async () => {
+    const value = async (format: "tag-and-digest" | "digest-only" | "canonical" | undefined, image = "skaffold-example"): Promise<string | undefined> =>
+      (await source({ artifacts, format }).source.resolveDigest(ref(image))).value;
+    assert.equal(await value(undefined), `registry.example.com/skaffold-example:v1@${D("a")}`);
+    assert.equal(await value("tag-and-digest"), `registry.example.com/skaffold-example:v1@${D("a")}`);
+    assert.equal(await value("digest-only"), `registry.example.com/skaffold-example@${D("a")}`);
+    assert.equal(await value("canonical"), `registry.example.com/skaffold-example:v1@${D("a")}`);
+    // An unpushed build (tag without digest) looked up, in each format.
+    const digest = fakeDigest(ref("app:dev"));
+    assert.equal(await value("tag-and-digest", "app"), `app:dev@${digest}`);
+    assert.equal(await value("digest-only", "app"), `app@${digest}`);
+    assert.equal(await value("canonical", "app"), `docker.io/library/app:dev@${digest}`);
+    // An artifact named by digest alone has no tag to write, not even latest.
+    assert.equal(await value("canonical", "bydigest"), `registry.example.com/bydigest@${D("c")}`);
+    assert.equal(await value("tag-and-digest", "bydigest"), `registry.example.com/bydigest@${D("c")}`);
+  });
+});
+
+describe("skaffold artifact names (notice)", () => {
+  const artifacts = artifactsOf([{ imageName: "skaffold-example", tag: `registry.example.com/skaffold-example:v1@${D("a")}` }]);
+  const declared = new Map([
+    ["docker.io/library/skaffold-example", { image: "skaffold-example", where: "skaffold.yaml" }],
+    ["docker.io/library/leeroy-web", { image: "leeroy-web", where: "skaffold.yaml" }],
+  ]);
+
+  it("a bare name skaffold.yaml declares, with no build of it, is left alone with a warning naming skaffold and what to do", () => {
+    const none = source({ declared }).source.notice(ref("leeroy-web"));
+    assert.equal(none?.leave, true);
+    assert.match(none?.message ?? "", /^left skaffold artifact leeroy-web alone: skaffold\.yaml declares it \(build\.artifacts\[\]\.image\) and no buildArtifacts file was given; skaffold render replaces it/);
+    assert.match(none?.message ?? "", /skaffold build --file-output=artifacts\.json and set buildArtifacts: artifacts\.json/);
+    const lacking = source({ declared, artifacts }).source.notice(ref("leeroy-web"));
+    assert.match(lacking?.message ?? "", /and no buildArtifacts file \(artifacts\.json\) has a build of it/);
+  });
+
+  it("a bare name with a build, an undeclared bare name, and the artifact's own tag get no notice", () => {
+    const { source: s } = source({ declared, artifacts });
+    assert.equal(s.notice(ref("skaffold-example")), undefined);
+    assert.equal(s.notice(ref("nginx")), undefined);
+    assert.equal(s.notice(ref("registry.example.com/skaffold-example:v1")), undefined);
+    assert.equal(s.notice(ref(`skaffold-example:v1@${D("b")}`)), undefined);
+  });
+
+  it("an artifact's name with a tag of its own is a warning (skaffold replaces only the bare name), and is still looked up", () => {
+    const { source: s } = source({ declared, artifacts });
+    const tagged = s.notice(ref("skaffold-example:v2"));
+    assert.equal(tagged?.leave, false);
+    assert.equal(
+      tagged?.message,
+      "skaffold-example:v2 has the name of build artifact skaffold-example (artifacts.json) but a tag of its own: skaffold replaces only the bare name, " +
+        "so this is not the image skaffold built and it is looked up as written. Write image: skaffold-example to use the build " +
+        `(registry.example.com/skaffold-example:v1@${D("a")}), or rename the image if it is another one`,
+    );
+    assert.match(s.notice(ref("leeroy-web:v1"))?.message ?? "", /^leeroy-web:v1 has the name of skaffold artifact leeroy-web \(skaffold\.yaml\) but a tag of its own/);
+  });
+});
+
 describe("mode: pin with the cache", () => {
   it("a second run within the TTL asks no registry; without a cache every run asks", async () => {
     const dir = await mkdtemp(join(tmpdir(), "krm-digester-mode-"));
