@@ -4,15 +4,16 @@
 // resources stay as they are; kustomize's image transformer applies the
 // digests when it builds.
 import { isMap, isScalar, parseDocument, stringify } from "yaml";
-import type { Pair } from "yaml";
+import type { Pair, Scalar } from "yaml";
 import type { DigesterOptions } from "../config.js";
+import { planPins, segmentsOf } from "../core/plan.js";
+import { containerName, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "../core/skip.js";
 import { InvalidReferenceError, parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import { isLocalConfig } from "../resourcelist/identity.js";
-import { lookupKey, resolveAll } from "../resolve.js";
 import type { DigestSource } from "../resolve.js";
 import { imageSlots } from "../workloads.js";
-import { lineOf } from "./pin-files.js";
+import { SharedSource, asList, credentialObjects, lineOf, placeResults, uniqueResults } from "./pin-files.js";
 import type { FileResult, YamlFile } from "./pin-files.js";
 import { lineEnd } from "../resourcelist/offsets.js";
 
@@ -20,12 +21,20 @@ interface Use {
   readonly ref: ImageReference;
   /** The image's name as written, without tag or digest: what kustomize matches `images[].name` against. */
   readonly name: string;
+  /** The entry's value: a digest, and a new name where the field is a build artifact's placeholder. */
+  readonly entry: ImageEntry;
   readonly where: string;
 }
 
+export interface ImageEntry {
+  readonly digest: string;
+  /** `REPO/app` for a build artifact's placeholder `app` (buildArtifacts): kustomize's newName. */
+  readonly newName?: string | undefined;
+}
+
 export interface ImageEntries {
-  /** name -> digest, for every image name used under the paths. */
-  readonly digests: Map<string, string>;
+  /** name -> its entry, for every image name used under the paths. */
+  readonly digests: Map<string, ImageEntry>;
   readonly results: FileResult[];
   readonly unique: number;
 }
@@ -37,65 +46,79 @@ function nameOf(original: string): string {
   return colon > base.lastIndexOf("/") ? base.slice(0, colon) : base;
 }
 
-/** Resolves every image used in the files, one digest per image name. */
+/**
+ * Resolves every image used in the files, one entry per image name, through the
+ * same core as `pin` and the function (src/core/plan.ts): the pull secrets and
+ * ServiceAccounts among the files, skip rules and annotations, placeholders of
+ * other tools, build artifacts, the lock, the cache. Nothing is edited.
+ */
 export async function imageDigests(files: readonly YamlFile[], options: DigesterOptions, source: DigestSource): Promise<ImageEntries> {
-  const uses: Use[] = [];
-  const results: FileResult[] = [];
-  for (const file of files) {
-    for (const [index, document] of file.documents.entries()) {
-      const item = document.contents;
-      if (!isMap(item) || isLocalConfig(item)) continue;
-      for (const slot of imageSlots(item, document)) {
-        if (slot.kind !== "image") continue;
-        const line = slot.node.range ? lineOf(file.text, slot.node.range[0]) : undefined;
-        const where = `${file.display}${line === undefined ? "" : `:${line}`}`;
-        try {
-          const ref = parseReference(slot.value);
-          if (options.skipPrefixes.some((p) => ref.original.startsWith(p) || `${ref.registry}/${ref.repository}`.startsWith(p))) continue;
-          uses.push({ ref, name: nameOf(ref.original), where });
-        } catch (error) {
-          if (!(error instanceof InvalidReferenceError)) throw error;
-          const result: FileResult = { severity: "error", message: `${slot.path}: ${error.message}; fix the image field`, file: { path: file.display, index } };
-          if (line !== undefined) result.line = line;
-          results.push(result);
+  const shared = new SharedSource(source, options.concurrency);
+  const located = credentialObjects(files);
+  const credentials = located.map((c) => c.item);
+  const rules = skipRules(options.skipPrefixes, options.skipImages);
+  // tag-and-digest: a pin's value keeps the field's own name, so another name is a build artifact's.
+  const planOptions = { ...options, format: "tag-and-digest" as const };
+  const perFile = await Promise.all(
+    files.map(async (file) => {
+      const uses: Use[] = [];
+      const results: FileResult[] = [];
+      for (const [index, document] of file.documents.entries()) {
+        const item = document.contents;
+        if (!isMap(item) || isLocalConfig(item)) continue;
+        const list = asList(file.text, document, item, credentials);
+        const plan = await planPins({ items: list.items?.items ?? [], document }, planOptions, shared);
+        results.push(...placeResults(file, index, item, document, plan.results, located).filter((r) => r.severity !== "info"));
+        const lineAt = (node: Scalar): string => `${file.display}${node.range ? `:${lineOf(file.text, node.range[0])}` : ""}`;
+        const pinned = new Set<Scalar>();
+        for (const pin of plan.pins) {
+          pinned.add(pin.node);
+          const name = nameOf(pin.ref.original);
+          const target = nameOf(pin.value);
+          uses.push({ ref: pin.ref, name, entry: target === name ? { digest: pin.digest } : { digest: pin.digest, newName: target }, where: lineAt(pin.node) });
+        }
+        // A digest already written (existingDigests keep, or verified): its name gets that digest, unless a rule skips it.
+        const failed = new Set(plan.failures.map((f) => f.path));
+        const skipAll = resourceSkipReason(item, document) !== undefined;
+        const skipNames = skippedContainers(item, document);
+        for (const slot of imageSlots(item, document)) {
+          if (slot.kind !== "image" || pinned.has(slot.node) || failed.has(slot.path) || skipAll) continue;
+          let ref: ImageReference;
+          try {
+            ref = parseReference(slot.value);
+          } catch (error) {
+            if (error instanceof InvalidReferenceError) continue; // reported by the plan
+            throw error;
+          }
+          if (ref.digest === undefined || imageSkipReason(ref, rules) !== undefined) continue;
+          const container = skipNames.size > 0 ? containerName(item, segmentsOf(slot.path), document) : undefined;
+          if (container !== undefined && skipNames.has(container)) continue;
+          uses.push({ ref, name: nameOf(ref.original), entry: { digest: ref.digest }, where: lineAt(slot.node) });
         }
       }
-    }
-  }
-  const outcomes = await resolveAll(
-    uses.filter((u) => u.ref.digest === undefined).map((u) => ({ ref: u.ref })),
-    source,
-    options.concurrency,
+      return { uses, results };
+    }),
   );
-  const digests = new Map<string, string>();
+  const results = uniqueResults(perFile.flatMap((f) => f.results));
+  const digests = new Map<string, ImageEntry>();
   const firstUse = new Map<string, Use>();
-  for (const use of uses) {
-    let digest = use.ref.digest;
-    if (digest === undefined) {
-      const outcome = outcomes.get(lookupKey(use.ref));
-      if (!outcome || "error" in outcome) {
-        const error = outcome && "error" in outcome ? outcome.error : undefined;
-        const why = error instanceof Error ? `${error.message}${"hint" in error && typeof error.hint === "string" ? ` ${error.hint}` : ""}` : String(error);
-        results.push({ severity: "error", message: `${use.where}: cannot resolve ${use.ref.original}: ${why}` });
-        continue;
-      }
-      digest = outcome.digest;
-    }
-    const before = digests.get(use.name);
+  for (const use of perFile.flatMap((f) => f.uses)) {
     const first = firstUse.get(use.name);
-    if (before !== undefined && before !== digest && first) {
+    if (first && (first.entry.digest !== use.entry.digest || first.entry.newName !== use.entry.newName)) {
+      const shown = (u: Use): string => `${u.ref.original} (${u.where}, ${u.entry.newName ? `${u.entry.newName}@` : ""}${u.entry.digest})`;
       results.push({
         severity: "error",
         message:
-          `kustomize's images: holds one digest per name, and ${use.name} is used as ${first.ref.original} (${first.where}, ${before}) ` +
-          `and as ${use.ref.original} (${use.where}, ${digest}); use one tag, or pin these resources with krm-digester pin instead`,
+          `kustomize's images: holds one digest per name, and ${use.name} is used as ${shown(first)} ` +
+          `and as ${shown(use)}; use one tag, or pin these resources with krm-digester pin instead`,
       });
       continue;
     }
-    digests.set(use.name, digest);
-    if (!first) firstUse.set(use.name, use);
+    if (first) continue;
+    digests.set(use.name, use.entry);
+    firstUse.set(use.name, use);
   }
-  return { digests, results, unique: outcomes.size };
+  return { digests, results, unique: shared.size };
 }
 
 /** Problems with the kustomization itself: a bad command line, exit 2. */
@@ -113,7 +136,7 @@ export class KustomizationError extends Error {
  * changes. Entries with newName are left alone (their image is another one),
  * with a warning.
  */
-export function setImages(text: string, file: string, digests: ReadonlyMap<string, string>): { text: string; warnings: string[] } {
+export function setImages(text: string, file: string, digests: ReadonlyMap<string, ImageEntry>): { text: string; warnings: string[] } {
   const document = parseDocument(text);
   const error = document.errors[0];
   if (error) throw new KustomizationError(`${file} is not valid YAML: ${error.message.split("\n")[0] ?? error.code}`);
@@ -127,13 +150,14 @@ export function setImages(text: string, file: string, digests: ReadonlyMap<strin
     return { ...(e as Record<string, unknown>) } as Record<string, unknown> & { name: string };
   });
   const warnings: string[] = [];
-  for (const [name, digest] of digests) {
+  for (const [name, { digest, newName }] of digests) {
     const entry = entries.find((e) => e.name === name);
     if (!entry) {
-      entries.push({ name, digest });
+      entries.push(newName === undefined ? { name, digest } : { name, newName, digest });
       continue;
     }
-    if (entry.newName !== undefined) {
+    if (newName !== undefined) entry.newName = newName;
+    else if (entry.newName !== undefined) {
       warnings.push(`${file}: images entry ${name} has newName ${JSON.stringify(entry.newName)}, so its image is not the one used under the paths; it was left as it is`);
       continue;
     }

@@ -69,13 +69,45 @@ export async function readYamlFiles(paths: readonly string[], cwd: string): Prom
   return { files, results };
 }
 
+/** The Secrets and ServiceAccounts among the files, each with its place: pull secrets anywhere count for workloads in any file. */
+export function credentialObjects(files: readonly YamlFile[]): { item: YAMLMap; file: { path: string; index: number } }[] {
+  return files.flatMap((f) =>
+    f.documents.flatMap((d, index) => (isMap(d.contents) && isCredentialObject(d.contents) ? [{ item: d.contents, file: { path: f.display, index } }] : [])),
+  );
+}
+
+/** The core's results for one document, placed: file, document index and the line of the field (a pull-secret warning goes on its Secret). */
+export function placeResults(
+  file: YamlFile,
+  index: number,
+  item: YAMLMap,
+  document: Document.Parsed,
+  results: readonly Result[],
+  credentials: ReturnType<typeof credentialObjects>,
+): FileResult[] {
+  const lines = fieldLines(file.text, item, document);
+  return results.map((result) => {
+    const secret = result.field === undefined ? credentials.find((c) => sameRef(result.resourceRef, resourceRef(c.item))) : undefined;
+    const placed: FileResult = { ...result, file: secret?.file ?? { path: file.display, index } };
+    const line = result.field ? lines.get(result.field.path) : undefined;
+    if (line !== undefined) placed.line = line;
+    return placed;
+  });
+}
+
+/** Results that are the same result (one Secret's warning, reported per workload) once. */
+export function uniqueResults(results: readonly FileResult[]): FileResult[] {
+  const seen = new Set<string>();
+  return results.filter((r) => {
+    const key = JSON.stringify(r);
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
+
 /** Pins every image field in the files' documents (the source decides where digests come from). */
 export async function pinFiles(files: readonly YamlFile[], options: DigesterOptions, source: DigestSource, progress?: (done: number) => void): Promise<FilesReport> {
   const shared = new SharedSource(source, options.concurrency);
-  // Pull secrets and service accounts of every file, for workloads of every file.
-  const located = files.flatMap((f) =>
-    f.documents.flatMap((d, index) => (isMap(d.contents) && isCredentialObject(d.contents) ? [{ item: d.contents, file: { path: f.display, index } }] : [])),
-  );
+  const located = credentialObjects(files);
   const credentials = located.map((c) => c.item);
   const stats = { files: files.length, fields: 0, pinned: 0, unique: 0 };
   let done = 0;
@@ -90,15 +122,7 @@ export async function pinFiles(files: readonly YamlFile[], options: DigesterOpti
         stats.fields += report.stats.fields;
         stats.pinned += report.stats.pinned;
         edits.push(...report.edits);
-        const lines = fieldLines(file.text, item, document);
-        for (const result of report.results) {
-          // A warning about a pull secret is placed on that Secret, in whichever file it is.
-          const secret = result.field === undefined ? located.find((c) => sameRef(result.resourceRef, resourceRef(c.item))) : undefined;
-          const placed: FileResult = { ...result, file: secret?.file ?? { path: file.display, index } };
-          const line = result.field ? lines.get(result.field.path) : undefined;
-          if (line !== undefined) placed.line = line;
-          results.push(placed);
-        }
+        results.push(...placeResults(file, index, item, document, report.results, located));
       }
       progress?.(++done);
       return { file, edits, results };
@@ -106,16 +130,11 @@ export async function pinFiles(files: readonly YamlFile[], options: DigesterOpti
   );
   stats.unique = shared.size;
   const changes = perFile.filter((f) => f.edits.length > 0).map((f) => ({ file: f.file, after: applyEdits(f.file.text, f.edits) })).filter((c) => c.after !== c.file.text);
-  const seen = new Set<string>();
-  const results = perFile.flatMap((f) => f.results).filter((r) => {
-    const key = JSON.stringify(r);
-    return seen.has(key) ? false : (seen.add(key), true);
-  });
-  return { changes, results, stats };
+  return { changes, results: uniqueResults(perFile.flatMap((f) => f.results)), stats };
 }
 
 /** One document as the list the transformer walks: its object, after the package's credential objects. */
-function asList(source: string, document: Document.Parsed, item: YAMLMap, credentials: readonly YAMLMap[]): ResourceList {
+export function asList(source: string, document: Document.Parsed, item: YAMLMap, credentials: readonly YAMLMap[]): ResourceList {
   const items = new YAMLSeq();
   for (const c of credentials) if (c !== item) items.items.push(c);
   items.items.push(item);
@@ -148,7 +167,7 @@ export function lineOf(text: string, offset: number): number {
 }
 
 /** Equal lookups of all files share one answer, and at most `concurrency` are in flight in all. */
-class SharedSource implements DigestSource {
+export class SharedSource implements DigestSource {
   private readonly answers = new Map<string, Promise<string | Resolved>>();
   private active = 0;
   private readonly waiting: (() => void)[] = [];

@@ -269,6 +269,25 @@ describe("krm-digester images --kustomization", () => {
     assert.equal(await readFile(join(dir, "kustomization.yaml"), "utf8"), "resources: []\n");
   });
 
+  it("goes through the core as pin does: a build artifact's placeholder gets newName and digest, skip rules and annotations apply", async () => {
+    const D = `sha256:${"b".repeat(64)}`;
+    await writeFile(join(dir, "base", "app.yaml"), POD.replace("busybox:1.36", "skaffold-example").replace("single", "app"));
+    await writeFile(join(dir, "base", "skip.yaml"), POD.replace("busybox:1.36", "registry.example.com/skipped/x:1").replace("single", "skip"));
+    await writeFile(join(dir, "artifacts.json"), JSON.stringify({ builds: [{ imageName: "skaffold-example", tag: `registry.example.com/skaffold-example:v7@${D}` }] }));
+    await writeFile(join(dir, "config.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  buildArtifacts: artifacts.json\n  skipImages: registry.example.com/skipped/**\n");
+    await writeFile(join(dir, "kustomization.yaml"), "resources: []\n");
+    const run = await images(["--kustomization", "kustomization.yaml", "--config", "config.yaml", "base"]);
+    assert.equal(run.code, 0, run.stderr);
+    const written = (await readFile(join(dir, "kustomization.yaml"), "utf8")).split("\n");
+    assert.deepEqual(written.slice(written.indexOf("- name: skaffold-example"), written.indexOf("- name: skaffold-example") + 3), [
+      "- name: skaffold-example",
+      "  newName: registry.example.com/skaffold-example",
+      `  digest: ${D}`,
+    ]);
+    assert.ok(!written.some((l) => l.includes("skipped")), written.join("\n"));
+    assert.ok(!run.registry.calls.some((c) => c.includes("skaffold-example") || c.includes("skipped")), run.registry.calls.join(","));
+  });
+
   it("a missing kustomization or flag is a usage error", async () => {
     await assert.rejects(images(["--kustomization", "nope.yaml", "base"]), /--kustomization nope\.yaml does not exist/);
     await assert.rejects(images(["base"]), /--kustomization FILE is required/);
