@@ -44,25 +44,30 @@ async function main(): Promise<void> {
     }
     await mkdir(join(OUT, ".before"), { recursive: true });
     await cp(join(OUT, "example"), join(OUT, ".before", "example"), { recursive: true });
+    let failed: string | undefined;
 
     // KRM_DIGESTER_DEMO_NO_KPT=1 shows the machine without kpt where kpt is installed.
     if (KPT && !process.env.KRM_DIGESTER_DEMO_NO_KPT) {
       console.log(`\n$ kpt fn render build/demo --allow-exec   (the Kptfile pipeline: exec ./dist/krm-digester)`);
-      const render = await run(KPT, ["fn", "render", OUT, "--allow-exec"], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
+      const render = await run(KPT, ["fn", "render", OUT, "--allow-exec"], { cwd: ROOT }).catch((e: { stdout: string; stderr: string; code?: number }) => e);
       process.stdout.write(render.stderr);
+      if ("code" in render && render.code) failed = `kpt fn render exited ${String(render.code)}`;
     } else {
       console.log(`\nkpt is not installed: files mode pins the example's files in place.`);
       console.log(`$ dist/krm-digester pin --check build/demo/example    (no network: which images have no digest)`);
       const check = await run(BUNDLE, ["pin", "--check", join(OUT, "example")], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
       process.stdout.write(check.stderr.replaceAll(`${OUT}/`, "build/demo/"));
       console.log(`\n$ dist/krm-digester pin build/demo/example`);
-      const pin = await run(BUNDLE, ["pin", join(OUT, "example")], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) => e);
+      const pin = await run(BUNDLE, ["pin", join(OUT, "example")], { cwd: ROOT }).catch((e: { stdout: string; stderr: string; code?: number }) => e);
       process.stdout.write(pin.stderr.replaceAll(`${OUT}/`, "build/demo/"));
+      if ("code" in pin && pin.code) failed = `krm-digester pin exited ${String(pin.code)}`;
     }
     const diff = await run("git", ["diff", "--no-index", "--no-color", join(OUT, ".before", "example"), join(OUT, "example")]).catch(
       (e: { stdout: string }) => e,
     );
     console.log(`\nWhat changed (git diff):\n${diff.stdout.replaceAll(`${OUT}/.before/`, "/").replaceAll(`${OUT}/`, "/")}`);
+    // A demo whose pinning failed must not end like one that worked.
+    if (failed) throw new Error(`${failed}: the example was not pinned (see above)`);
     console.log(`The pinned package is in ${relative(process.cwd(), OUT)}/example.`);
   } finally {
     await registry.stop();
