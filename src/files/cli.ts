@@ -11,7 +11,7 @@ import { homedir } from "node:os";
 import { ArtifactsError, NO_ARTIFACTS, readBuildArtifacts } from "../artifacts/build-artifacts.js";
 import type { BuildArtifacts } from "../artifacts/build-artifacts.js";
 import { declaredArtifacts } from "../artifacts/skaffold-config.js";
-import { DigestCache, cacheDirectory } from "../cache/digest-cache.js";
+import { inContainer, persistentCache } from "../sources/package-run.js";
 import { findFilesLock, lockChange, newLockPath } from "./files-lock.js";
 import type { FilesLock } from "./files-lock.js";
 import { ModeSource } from "../sources/mode-source.js";
@@ -176,15 +176,13 @@ async function openSources(
 ): Promise<{ source: ModeSource; stats: () => RequestStats | undefined; close: () => Promise<string[]> }> {
   let artifacts: BuildArtifacts = NO_ARTIFACTS;
   try {
-    if (options.buildArtifacts.length > 0) artifacts = await readBuildArtifacts(options.buildArtifacts, deps.cwd);
+    if (options.buildArtifacts.length > 0) artifacts = await readBuildArtifacts(options.buildArtifacts, deps.cwd, inContainer(deps.env ?? process.env));
   } catch (error) {
     if (error instanceof ArtifactsError) throw new UsageError(error.message);
     throw error;
   }
-  const cache =
-    options.cacheTtlMs !== undefined && mode === "pin"
-      ? new DigestCache({ dir: cacheDirectory(deps.env ?? process.env, deps.home ?? homedir()), ttlMs: options.cacheTtlMs })
-      : undefined;
+  const env = deps.env ?? process.env;
+  const { cache, warning } = persistentCache(options, mode, { env, home: deps.home ?? homedir() });
   let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
   const source = new ModeSource({
     mode,
@@ -201,7 +199,7 @@ async function openSources(
     close: async () => {
       await registry?.close();
       await cache?.prune();
-      return cache?.warnings.map((w) => `cacheTTL: ${w}`) ?? [];
+      return [...(warning ? [warning] : []), ...(cache?.warnings.map((w) => `cacheTTL: ${w}`) ?? [])];
     },
   };
 }
