@@ -40,6 +40,8 @@ export interface FilesDeps {
   readonly home?: string;
   readonly stdout: (text: string) => Promise<void>;
   readonly stderr: (text: string) => void;
+  /** How often a long run says how far it got on stderr; default every 2 s. */
+  readonly progressEveryMs?: number;
 }
 
 export const PIN_USAGE = `Usage: krm-digester pin [--check] [--diff] [--config FILE] PATH...
@@ -126,7 +128,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   const opened = await openSources(options, mode, deps, lock, read.files);
   // Progress for long runs, every two seconds on stderr.
   let done = 0;
-  const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), 2000);
+  const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), deps.progressEveryMs ?? 2000);
   ticker.unref();
   let report;
   let warnings: string[];

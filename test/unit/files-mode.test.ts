@@ -202,6 +202,34 @@ describe("krm-digester pin", () => {
     assert.ok((await readFile(join(dir, "app", "base", "deploy.yaml"), "utf8")).includes("@sha256:"));
   });
 
+  it("a long run says on stderr how far it got, then prints the function's summary line", async () => {
+    let stderr = "";
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    // The registry answers only once a progress line has been printed: no timing involved.
+    const slow = new FakeSource();
+    const registry = {
+      resolveDigest: async (ref: Parameters<FakeSource["resolveDigest"]>[0]): Promise<string> => {
+        await released;
+        return slow.resolveDigest(ref);
+      },
+      close: () => Promise.resolve(),
+    };
+    const code = await pinCommand([join(dir, "app")], {
+      cwd: dir,
+      openRegistry: () => registry,
+      stdout: () => Promise.resolve(),
+      stderr: (t) => {
+        stderr += t;
+        if (/files done/.test(t)) release();
+      },
+      progressEveryMs: 5,
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^krm-digester: 0 of 2 files done$/m);
+    assert.match(stderr, /krm-digester: 2 of 2 files changed\nkrm-digester: 4 of 4 image fields pinned, 3 unique references resolved, 0 errors, \d+ ms\n$/);
+  });
+
   it("a pull secret in one file applies to a workload in another", async () => {
     await writeFile(
       join(dir, "app", "secret.yaml"),
