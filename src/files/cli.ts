@@ -241,6 +241,8 @@ export const IMAGES_USAGE = `Usage: krm-digester images --kustomization FILE [--
   Resolves every image used in the YAML files under PATH and writes them into the
   kustomization FILE as images: entries (name and digest), as kustomize edit set image
   does; the resources are not changed. kustomize build then applies the digests.
+  Resolved as pin resolves them: pull secrets among the files, skip rules, buildArtifacts
+  (a placeholder's entry gets newName), the DigestLock in mode: frozen.
   --kustomization FILE  the kustomization.yaml to write (it must exist)
   --config FILE         a function config (ConfigMap or DigesterConfig), as for the function
 `;
