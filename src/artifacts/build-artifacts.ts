@@ -4,7 +4,7 @@
 // tag, as `skaffold render --build-artifacts` treats it; a tag that carries a
 // digest pins that repo:tag without asking a registry.
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { lockKey } from "../lock/digest-lock.js";
 import { InvalidReferenceError, parseReference, repositoryKey } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
@@ -36,8 +36,12 @@ export class ArtifactsError extends Error {
   }
 }
 
-/** Reads every file (relative to `cwd`, the working directory) and merges them; throws ArtifactsError. */
-export async function readBuildArtifacts(files: readonly string[], cwd: string): Promise<BuildArtifacts> {
+/**
+ * Reads every file (relative to `cwd`, the working directory) and merges them;
+ * throws ArtifactsError. `inContainer`: the message for a missing file says how
+ * to mount it (a container function sees only what is mounted).
+ */
+export async function readBuildArtifacts(files: readonly string[], cwd: string, inContainer = false): Promise<BuildArtifacts> {
   const all: Artifact[] = [];
   for (const file of files) {
     let text: string;
@@ -46,10 +50,12 @@ export async function readBuildArtifacts(files: readonly string[], cwd: string):
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? String(error)})`;
-      throw new ArtifactsError(
-        `buildArtifacts: ${file} ${why} (paths are relative to the working directory, ${cwd}); ` +
-          `write it with skaffold build --file-output=${file}, or fix the path`,
-      );
+      const fix = inContainer
+        ? `the function runs in a container, which sees only what is mounted: mount the file and name it as mounted, e.g. ` +
+          `kpt fn eval DIR --image IMAGE --mount type=bind,src=$PWD/${basename(file)},dst=/${basename(file)} -- buildArtifacts=/${basename(file)} ` +
+          `(a Kptfile image: step cannot mount files: run the function as an exec: step there)`
+        : `write it with skaffold build --file-output=${file}, or fix the path`;
+      throw new ArtifactsError(`buildArtifacts: ${file} ${why} (paths are relative to the working directory, ${cwd}); ${fix}`);
     }
     all.push(...parseBuildArtifacts(text, file));
   }

@@ -11,7 +11,7 @@ import { homedir } from "node:os";
 import { ArtifactsError, NO_ARTIFACTS, readBuildArtifacts } from "../artifacts/build-artifacts.js";
 import type { BuildArtifacts } from "../artifacts/build-artifacts.js";
 import { declaredArtifacts } from "../artifacts/skaffold-config.js";
-import { DigestCache, cacheDirectory } from "../cache/digest-cache.js";
+import { inContainer, persistentCache } from "../sources/package-run.js";
 import { findFilesLock, lockChange, newLockPath } from "./files-lock.js";
 import type { FilesLock } from "./files-lock.js";
 import { ModeSource } from "../sources/mode-source.js";
@@ -40,6 +40,8 @@ export interface FilesDeps {
   readonly home?: string;
   readonly stdout: (text: string) => Promise<void>;
   readonly stderr: (text: string) => void;
+  /** How often a long run says how far it got on stderr; default every 2 s. */
+  readonly progressEveryMs?: number;
 }
 
 export const PIN_USAGE = `Usage: krm-digester pin [--check] [--diff] [--config FILE] PATH...
@@ -126,7 +128,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   const opened = await openSources(options, mode, deps, lock, read.files);
   // Progress for long runs, every two seconds on stderr.
   let done = 0;
-  const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), 2000);
+  const ticker = setInterval(() => deps.stderr(`krm-digester: ${done} of ${read.files.length} files done\n`), deps.progressEveryMs ?? 2000);
   ticker.unref();
   let report;
   let warnings: string[];
@@ -176,15 +178,13 @@ async function openSources(
 ): Promise<{ source: ModeSource; stats: () => RequestStats | undefined; close: () => Promise<string[]> }> {
   let artifacts: BuildArtifacts = NO_ARTIFACTS;
   try {
-    if (options.buildArtifacts.length > 0) artifacts = await readBuildArtifacts(options.buildArtifacts, deps.cwd);
+    if (options.buildArtifacts.length > 0) artifacts = await readBuildArtifacts(options.buildArtifacts, deps.cwd, inContainer(deps.env ?? process.env));
   } catch (error) {
     if (error instanceof ArtifactsError) throw new UsageError(error.message);
     throw error;
   }
-  const cache =
-    options.cacheTtlMs !== undefined && mode === "pin"
-      ? new DigestCache({ dir: cacheDirectory(deps.env ?? process.env, deps.home ?? homedir()), ttlMs: options.cacheTtlMs, platform: options.platform })
-      : undefined;
+  const env = deps.env ?? process.env;
+  const { cache, warning } = persistentCache(options, mode, { env, home: deps.home ?? homedir() });
   let registry: ReturnType<FilesDeps["openRegistry"]> | undefined;
   const source = new ModeSource({
     mode,
@@ -201,7 +201,7 @@ async function openSources(
     close: async () => {
       await registry?.close();
       await cache?.prune();
-      return cache?.warnings.map((w) => `cacheTTL: ${w}`) ?? [];
+      return [...(warning ? [warning] : []), ...(cache?.warnings.map((w) => `cacheTTL: ${w}`) ?? [])];
     },
   };
 }
@@ -241,6 +241,8 @@ export const IMAGES_USAGE = `Usage: krm-digester images --kustomization FILE [--
   Resolves every image used in the YAML files under PATH and writes them into the
   kustomization FILE as images: entries (name and digest), as kustomize edit set image
   does; the resources are not changed. kustomize build then applies the digests.
+  Resolved as pin resolves them: pull secrets among the files, skip rules, buildArtifacts
+  (a placeholder's entry gets newName), the DigestLock in mode: frozen.
   --kustomization FILE  the kustomization.yaml to write (it must exist)
   --config FILE         a function config (ConfigMap or DigesterConfig), as for the function
 `;

@@ -47,6 +47,37 @@ export interface PackageRun {
   finish(): Promise<{ edit: TextEdit | undefined; results: Result[] }>;
 }
 
+/** The container image says so (Dockerfile: KRM_DIGESTER_IN_CONTAINER=1). */
+export function inContainer(env: NodeJS.ProcessEnv): boolean {
+  return env.KRM_DIGESTER_IN_CONTAINER === "1";
+}
+
+/**
+ * The persistent cache of a run with cacheTTL (pin mode only). In a container,
+ * `~/.cache` is the container's own and gone when it ends (for the image's user,
+ * nobody, it is /nonexistent): the cache is used only where the user pointed it
+ * (KRM_DIGESTER_CACHE_DIR or XDG_CACHE_HOME, at a mounted directory), else the
+ * run goes on without it and a warning says how to mount one.
+ */
+export function persistentCache(
+  options: Pick<DigesterOptions, "cacheTtlMs"> & Partial<Pick<DigesterOptions, "platform">>,
+  mode: DigesterOptions["mode"],
+  environment: Pick<RunEnvironment, "env" | "home">,
+): { cache: DigestCache | undefined; warning: string | undefined } {
+  if (options.cacheTtlMs === undefined || mode !== "pin") return { cache: undefined, warning: undefined };
+  const { env, home } = environment;
+  if (inContainer(env) && !env.KRM_DIGESTER_CACHE_DIR && !env.XDG_CACHE_HOME) {
+    return {
+      cache: undefined,
+      warning:
+        "cacheTTL: the function runs in a container, whose own files are gone when it ends, so no cache was used; mount a directory for it and set KRM_DIGESTER_CACHE_DIR " +
+        "to the mounted path, e.g. kpt fn eval DIR --image IMAGE --network --as-current-user --mount type=bind,src=$HOME/.cache/krm-digester,dst=/cache,rw=true " +
+        "--env KRM_DIGESTER_CACHE_DIR=/cache (the directory must be writable by the container's user)",
+    };
+  }
+  return { cache: new DigestCache({ dir: cacheDirectory(env, home), ttlMs: options.cacheTtlMs, platform: options.platform }), warning: undefined };
+}
+
 const hostEnvironment = (): RunEnvironment => ({ cwd: process.cwd(), env: process.env, home: homedir() });
 
 export async function openPackageRun(
@@ -60,7 +91,7 @@ export async function openPackageRun(
   let artifacts: BuildArtifacts = NO_ARTIFACTS;
   if (options.buildArtifacts.length > 0) {
     try {
-      artifacts = await readBuildArtifacts(options.buildArtifacts, environment.cwd);
+      artifacts = await readBuildArtifacts(options.buildArtifacts, environment.cwd, inContainer(environment.env));
     } catch (error) {
       if (!(error instanceof ArtifactsError)) throw error;
       problems.push({ severity: "error", message: `functionConfig: ${error.message}`, field: { path: "functionConfig.buildArtifacts" } });
@@ -73,10 +104,8 @@ export async function openPackageRun(
     if (p.file) result.file = p.file;
     problems.push(result);
   }
-  const cache =
-    options.cacheTtlMs !== undefined && options.mode === "pin"
-      ? new DigestCache({ dir: cacheDirectory(environment.env, environment.home), ttlMs: options.cacheTtlMs, platform: options.platform })
-      : undefined;
+  const { cache, warning } = persistentCache(options, options.mode, environment);
+  if (warning) problems.push({ severity: "warning", message: warning, field: { path: "functionConfig.cacheTTL" } });
   let registry: ClosableDigestSource | undefined;
   const source = new ModeSource({
     mode: options.mode,

@@ -287,5 +287,33 @@ describe("CI modes against a real registry, connections counted", () => {
       assert.equal(clean.value.code, 0, clean.value.stderr);
       assert.equal(clean.connections, 0);
     });
+
+    it("frozen in files mode: digests from the DigestLock among the files, a moved tag keeps its locked digest, not one connection", async () => {
+      const dir = join(work, "files-frozen");
+      await mkdir(dir, { recursive: true });
+      const image = `${host}/ci/files-moving:v1`;
+      const locked = (await pushImage(registry, { repository: "ci/files-moving", tag: "v1", kind: "oci-manifest" })).digest;
+      const text = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: ${image}\n`;
+      await writeFile(join(dir, "pod.yaml"), text);
+      await writeFile(join(dir, "lock.yaml"), "apiVersion: fn.krm-digester.dev/v1alpha1\nkind: DigesterConfig\nmetadata: {name: c}\nlock: true\n");
+      const pinned = await run(["pin", "--config", join(dir, "lock.yaml"), dir]);
+      assert.equal(pinned.code, 0, pinned.stderr);
+      assert.deepEqual((parse(await readFile(join(dir, "digests.lock.yaml"), "utf8")) as { digests: Record<string, string> }).digests, { [image]: locked });
+      await writeFile(join(dir, "pod.yaml"), text); // back to the tag, as a new branch would have it
+      const moved = (await pushImage(registry, { repository: "ci/files-moving", tag: "v1", kind: "oci-manifest" })).digest;
+      assert.notEqual(moved, locked);
+      const config = join(work, "frozen.yaml");
+      await writeFile(config, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  mode: frozen\n");
+      const frozen = await counted(() => run(["pin", "--config", config, dir]));
+      assert.equal(frozen.value.code, 0, frozen.value.stderr);
+      assert.equal(frozen.connections, 0);
+      assert.equal(await readFile(join(dir, "pod.yaml"), "utf8"), text.replace(image, `${image}@${locked}`));
+      // A reference the lock lacks is an error naming it, with file and line; still no connection.
+      await writeFile(join(dir, "other.yaml"), text.replace(image, `${host}/ci/api:v1`).replace("name: p", "name: q"));
+      const missing = await counted(() => run(["pin", "--config", config, dir]));
+      assert.equal(missing.value.code, 1);
+      assert.equal(missing.connections, 0);
+      assert.match(missing.value.stderr, new RegExp(`other\\.yaml:8: error: Pod q spec\\.containers\\[0\\]\\.image: ${host}/ci/api:v1 \\(${host}/ci/api:v1\\) has no locked digest: it is not in the DigestLock \\(.*files-frozen/digests\\.lock\\.yaml\\)`));
+    });
   });
 });

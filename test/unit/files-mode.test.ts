@@ -202,6 +202,47 @@ describe("krm-digester pin", () => {
     assert.ok((await readFile(join(dir, "app", "base", "deploy.yaml"), "utf8")).includes("@sha256:"));
   });
 
+  it("a long run says on stderr how far it got, then prints the function's summary line", async () => {
+    let stderr = "";
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    // The registry answers only once a progress line has been printed: no timing involved.
+    const slow = new FakeSource();
+    const registry = {
+      resolveDigest: async (ref: Parameters<FakeSource["resolveDigest"]>[0]): Promise<string> => {
+        await released;
+        return slow.resolveDigest(ref);
+      },
+      close: () => Promise.resolve(),
+    };
+    // The ticker is unref'd (it never holds a run open): something must keep this test's process alive meanwhile.
+    const alive = setInterval(() => undefined, 1000);
+    const code = await pinCommand([join(dir, "app")], {
+      cwd: dir,
+      openRegistry: () => registry,
+      stdout: () => Promise.resolve(),
+      stderr: (t) => {
+        stderr += t;
+        if (/files done/.test(t)) release();
+      },
+      progressEveryMs: 5,
+    }).finally(() => clearInterval(alive));
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^krm-digester: 0 of 2 files done$/m);
+    assert.match(stderr, /krm-digester: 2 of 2 files changed\nkrm-digester: 4 of 4 image fields pinned, 3 unique references resolved, 0 errors, \d+ ms\n$/);
+  });
+
+  it("a skaffold.yaml among the files makes its artifacts' bare names skaffold's placeholders: left alone with a warning by file and line, not looked up", async () => {
+    await writeFile(join(dir, "app", "skaffold.yaml"), "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n  - image: skaffold-example\n");
+    const manifest = POD.replace("busybox:1.36", "skaffold-example");
+    await writeFile(join(dir, "app", "pod.yml"), manifest);
+    const run = await pin([join(dir, "app")], dir);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /app\/pod\.yml:8: warning: Pod single spec\.containers\[0\]\.image: left skaffold artifact skaffold-example alone: app\/skaffold\.yaml declares it/);
+    assert.equal(await readFile(join(dir, "app", "pod.yml"), "utf8"), manifest);
+    assert.ok(!run.registry.calls.some((c) => c.includes("skaffold-example")), run.registry.calls.join(","));
+  });
+
   it("a pull secret in one file applies to a workload in another", async () => {
     await writeFile(
       join(dir, "app", "secret.yaml"),

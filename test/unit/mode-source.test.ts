@@ -190,3 +190,20 @@ describe("mode: pin with the cache", () => {
     assert.equal(uncached.registry.calls.length, 1);
   });
 });
+
+describe("the persistent cache in a container (KRM_DIGESTER_IN_CONTAINER=1)", () => {
+  it("is used only where the user pointed it; else none, with a warning that says how to mount one", async () => {
+    const { persistentCache } = await import("../../src/sources/package-run.js");
+    const options = { cacheTtlMs: 60_000 };
+    const inside = persistentCache(options, "pin", { env: { KRM_DIGESTER_IN_CONTAINER: "1" }, home: "/nonexistent" });
+    assert.equal(inside.cache, undefined);
+    assert.match(inside.warning ?? "", /--mount type=bind,src=\$HOME\/\.cache\/krm-digester,dst=\/cache,rw=true --env KRM_DIGESTER_CACHE_DIR=\/cache/);
+    for (const env of [{ KRM_DIGESTER_IN_CONTAINER: "1", KRM_DIGESTER_CACHE_DIR: "/cache" }, { KRM_DIGESTER_IN_CONTAINER: "1", XDG_CACHE_HOME: "/xdg" }, {}]) {
+      const found = persistentCache(options, "pin", { env, home: "/home/u" });
+      assert.ok(found.cache, JSON.stringify(env));
+      assert.equal(found.warning, undefined);
+    }
+    assert.deepEqual(persistentCache(options, "frozen", { env: {}, home: "/h" }), { cache: undefined, warning: undefined });
+    assert.deepEqual(persistentCache({ cacheTtlMs: undefined }, "pin", { env: { KRM_DIGESTER_IN_CONTAINER: "1" }, home: "/h" }), { cache: undefined, warning: undefined });
+  });
+});
