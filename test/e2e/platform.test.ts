@@ -143,7 +143,7 @@ describe("platform against a real registry (OCI image index and Docker manifest 
     assert.equal(run.code, 0, run.stderr);
     const out = parse(run.stdout) as Output;
     assert.deepEqual(imagesOf(out), [`${image}@${single.digest}`]);
-    assert.equal(out.results?.[0]?.message, `pinned ${image} to ${single.digest} (a single-platform image, pinned as it is (platform linux/arm64 not checked))`);
+    assert.equal(out.results?.[0]?.message, `pinned ${image} to ${single.digest} (a single-platform image, pinned as it is; platform linux/arm64 not checked)`);
     assert.match(run.stderr, /0 HEAD, 1 GET/);
   });
 
