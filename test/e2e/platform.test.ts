@@ -232,7 +232,7 @@ describe("the persistent cache (cacheTTL): digest checks kept without limit, tag
     const again = await runFn(list([image], { cacheTTL: "1h", platform: "linux/arm64" }), { env });
     const out = parse(again.stdout) as Output;
     assert.deepEqual(imagesOf(out), [`${image}@${arm64}`]);
-    assert.match(out.results?.[0]?.message ?? "", /\(from the cache, looked up \d+s ago\)$/);
+    assert.match(out.results?.[0]?.message ?? "", /\(platform linux\/arm64\/v8 of Docker manifest list sha256:[0-9a-f]{64}; from the cache, looked up \d+s ago\)$/);
     assert.match(again.stderr, /1 unique references resolved, 0 errors/);
   });
 });
