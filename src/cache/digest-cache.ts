@@ -37,6 +37,8 @@ export interface DigestCacheOptions {
 
 export interface CachedTag {
   readonly digest: string;
+  /** What the lookup said about how it was found (which platform of which index, which mirror). */
+  readonly note?: string | undefined;
   /** When it was looked up (ms since the epoch). */
   readonly at: number;
 }
@@ -50,6 +52,7 @@ interface Entry {
   key: string;
   digest: string;
   at: number;
+  note?: string;
 }
 
 export class DigestCache {
@@ -79,9 +82,9 @@ export class DigestCache {
   }
 
   /** Remembers what a lookup found: a digest check only when it found its digest (a missing one may be pushed later). */
-  async remember(key: string, ref: ImageReference, digest: string): Promise<void> {
+  async remember(key: string, ref: ImageReference, digest: string, note?: string): Promise<void> {
     const checked = digestCheckOf(ref);
-    if (checked === undefined) await this.putTag(this.tagKey(key), digest);
+    if (checked === undefined) await this.putTag(this.tagKey(key), digest, note);
     else if (checked === digest) await this.putCheck(key, digest);
   }
 
@@ -94,11 +97,12 @@ export class DigestCache {
     const entry = await this.read("tags", key);
     if (!entry) return undefined;
     const age = this.now() - entry.at;
-    return age >= 0 && age < this.options.ttlMs ? { digest: entry.digest, at: entry.at } : undefined;
+    if (!(age >= 0 && age < this.options.ttlMs)) return undefined;
+    return typeof entry.note === "string" && entry.note !== "" ? { digest: entry.digest, at: entry.at, note: entry.note.slice(0, 2000) } : { digest: entry.digest, at: entry.at };
   }
 
-  async putTag(key: string, digest: string): Promise<void> {
-    await this.write("tags", key, { key: hashOf(key), digest, at: this.now() });
+  async putTag(key: string, digest: string, note?: string): Promise<void> {
+    await this.write("tags", key, { key: hashOf(key), digest, at: this.now(), ...(note ? { note } : {}) });
   }
 
   /** Whether `key` (a reference with its digest) was checked and found good before: a digest never changes, so this never expires. */

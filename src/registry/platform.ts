@@ -33,7 +33,7 @@ export async function resolvePlatformDigest(requests: ManifestRequests, context:
   const kind = manifest.mediaType === OCI_INDEX ? "OCI image index" : manifest.mediaType === DOCKER_LIST ? "Docker manifest list" : undefined;
   const isIndex = kind !== undefined || (!MANIFEST_MEDIA_TYPES.some((t) => t === manifest.mediaType) && Array.isArray(manifest.json.manifests));
   const asked = formatPlatform(normalizePlatform(wanted));
-  if (!isIndex) return { digest: manifest.digest, note: `a single-platform image, pinned as it is (platform ${asked} not checked)` };
+  if (!isIndex) return { digest: manifest.digest, note: `a single-platform image, pinned as it is; platform ${asked} not checked` };
   const what = `${kind ?? "image index"} ${manifest.digest}`;
   const entries = indexEntries(manifest.json.manifests, context, what);
   const matches = entries.filter((e) => platformMatches(wanted, e.platform));

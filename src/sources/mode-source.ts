@@ -181,13 +181,13 @@ export class ModeSource implements DigestSource {
     const cached = await cache?.lookup(key, ref);
     if (cached) {
       this.counts.cache++;
-      return { digest: cached.digest, note: `from the cache, looked up ${age(Date.now() - cached.at)} ago` };
+      return { digest: cached.digest, note: [cached.note, `from the cache, looked up ${age(Date.now() - cached.at)} ago`].filter(Boolean).join("; ") };
     }
     this.registry ??= this.options.registry();
     const found = await this.registry.resolveDigest(ref, scope, signal);
     this.counts.registry++;
     const resolved = typeof found === "string" ? { digest: found } : found;
-    await cache?.remember(key, ref, resolved.digest);
+    await cache?.remember(key, ref, resolved.digest, resolved.note);
     return resolved;
   }
 }

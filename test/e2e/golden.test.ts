@@ -17,8 +17,8 @@ import { kpt, skipWithout } from "../support/kpt.js";
 import { startRegistry } from "../support/registry.js";
 import type { Registry } from "../support/registry.js";
 import { BUNDLE, ROOT } from "../support/run-fn.js";
-import { seedImages } from "../support/seed.js";
-import type { ImageKind } from "../support/seed.js";
+import { platformName, seedImages } from "../support/seed.js";
+import type { ImageKind, Platform } from "../support/seed.js";
 
 const git = promisify(execFile);
 const GOLDEN = join(ROOT, "test", "golden");
@@ -31,8 +31,8 @@ interface CaseConfig {
   /** A file of the package passed with --fn-config. */
   fnConfig?: string;
   exitCode?: number;
-  /** Images to push before the run: "repository:tag" (on the test registry) and a manifest kind. */
-  images?: { image: string; kind: ImageKind }[];
+  /** Images to push before the run: "repository:tag" (on the test registry), a manifest kind, an index's platforms. */
+  images?: { image: string; kind: ImageKind; platforms?: Platform[]; attestation?: boolean }[];
 }
 
 interface Case {
@@ -96,12 +96,16 @@ describe("golden packages through kpt", { skip: skipWithout("kpt") }, () => {
       await cp(join(c.dir, file), join(pkg, file));
       await writeFile(join(pkg, file), text.replaceAll(c.placeholder, registry.host));
     }
-    const specs = (config.images ?? []).map(({ image, kind }) => {
+    const specs = (config.images ?? []).map(({ image, kind, platforms, attestation }) => {
       const colon = image.lastIndexOf(":");
-      return { repository: image.slice(0, colon), tag: image.slice(colon + 1), kind };
+      return { repository: image.slice(0, colon), tag: image.slice(colon + 1), kind, ...(platforms ? { platforms } : {}), ...(attestation ? { attestation } : {}) };
     });
     const pushed = await seedImages(registry, specs);
-    specs.forEach((s, i) => names.set(pushed[i]?.digest ?? "", `${s.repository}:${s.tag}`));
+    specs.forEach((s, i) => {
+      names.set(pushed[i]?.digest ?? "", `${s.repository}:${s.tag}`);
+      // An index's children, as `platform` pins them: DIGEST(repository:tag linux/arm64/v8).
+      for (const c of pushed[i]?.children ?? []) if (c.platform) names.set(c.digest, `${s.repository}:${s.tag} ${platformName(c.platform)}`);
+    });
     await git("git", ["init", "-q"], { cwd: pkg });
     await git("git", ["add", "-A"], { cwd: pkg });
     await git("git", ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "before"], { cwd: pkg });

@@ -143,7 +143,7 @@ describe("platform against a real registry (OCI image index and Docker manifest 
     assert.equal(run.code, 0, run.stderr);
     const out = parse(run.stdout) as Output;
     assert.deepEqual(imagesOf(out), [`${image}@${single.digest}`]);
-    assert.equal(out.results?.[0]?.message, `pinned ${image} to ${single.digest} (a single-platform image, pinned as it is (platform linux/arm64 not checked))`);
+    assert.equal(out.results?.[0]?.message, `pinned ${image} to ${single.digest} (a single-platform image, pinned as it is; platform linux/arm64 not checked)`);
     assert.match(run.stderr, /0 HEAD, 1 GET/);
   });
 
@@ -232,7 +232,7 @@ describe("the persistent cache (cacheTTL): digest checks kept without limit, tag
     const again = await runFn(list([image], { cacheTTL: "1h", platform: "linux/arm64" }), { env });
     const out = parse(again.stdout) as Output;
     assert.deepEqual(imagesOf(out), [`${image}@${arm64}`]);
-    assert.match(out.results?.[0]?.message ?? "", /\(from the cache, looked up \d+s ago\)$/);
+    assert.match(out.results?.[0]?.message ?? "", /\(platform linux\/arm64\/v8 of Docker manifest list sha256:[0-9a-f]{64}; from the cache, looked up \d+s ago\)$/);
     assert.match(again.stderr, /1 unique references resolved, 0 errors/);
   });
 });
