@@ -5,8 +5,9 @@
 # sequential skopeo. Writes bench/out/results.json and bench/RESULTS.md.
 #
 #   --runs N            median of N runs per series (default 5; BENCH_RUNS)
-#   --latency MS        injected per request and per new connection (default 25; BENCH_LATENCY_MS)
-#   --only LIST         a,b,c,d,e,sweep (default: all; a partial run writes bench/out/RESULTS.partial.md)
+#   --latency LIST      ms injected per request and per new connection (default 25,100; BENCH_LATENCY_MS):
+#                       row a (plain HTTP and HTTPS) at each, side by side; the other rows at the first
+#   --only LIST         a,b,c,d,e,f,shapes,sweep (default: all; a partial run writes bench/out/RESULTS.partial.md)
 #   --skopeo-sample N   images timed with skopeo for (b), extrapolated to 1,000 (default 100)
 #   --concurrency LIST  sweep settings, C or C/R (concurrency/registryConcurrency)
 #   --sweep-over LIST   workloads the sweep runs over (default a)

@@ -14,6 +14,11 @@ import { writeResourceList } from "./resourcelist/write.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
 import { openPackageRun } from "./sources/package-run.js";
+import { imageSkipReason, skipRules } from "./core/skip.js";
+import { existingLookup } from "./core/existing.js";
+import { InvalidReferenceError, parseReference } from "./name/reference.js";
+import { registryKey } from "./registry/mirrors.js";
+import { readAhead } from "./resourcelist/read-ahead.js";
 import type { Result } from "./results.js";
 
 export interface ClosableSource extends DigestSource {
@@ -36,6 +41,49 @@ export interface FunctionFlags {
    * specs use, read from the cluster, beside those in the package.
    */
   readonly readCredentials?: ((workloads: NamespacedPodSpecs[]) => Promise<KubeObject[]>) | undefined;
+}
+
+/** What a run will ask the network for, read ahead of the parse (see lookupsAhead). */
+export interface LookupsAhead {
+  /** The options the full parse of functionConfig will give (the run checks that they do). */
+  readonly options: DigesterOptions;
+  /** Registries the run's lookups without a pull secret will ask. */
+  readonly registries: string[];
+}
+
+/**
+ * The registries a run will look images up in, known from the raw input in
+ * a few milliseconds, so that their connections and `/v2/` probes (which
+ * carry no credentials) are under way while the list is parsed. Only for a
+ * plain pin run: no cache, build artifacts, pull secrets, cluster reads or
+ * skip annotations to weigh first, and a functionConfig without problems.
+ * undefined when the answer is not plain: the run then goes as it always did.
+ */
+export function lookupsAhead(input: string, flags: FunctionFlags = {}): LookupsAhead | undefined {
+  if (flags.readCredentials || /imagePullSecrets|krm-digester\.dev\/skip/.test(input)) return undefined;
+  const ahead = readAhead(input);
+  if (!ahead) return undefined;
+  const config = parseConfig(ahead.functionConfig, ahead.document);
+  const options = config.options;
+  if (flags.skipPrefixes) options.skipPrefixes.push(...flags.skipPrefixes);
+  if (config.problems.length > 0 || options.mode !== "pin" || options.cacheTtlMs !== undefined || options.buildArtifacts.length > 0) return undefined;
+  const rules = skipRules(options.skipPrefixes, options.skipImages);
+  const mirrored = new Set(Object.keys(options.registryMirrors).map(registryKey));
+  const registries = new Set<string>();
+  for (const image of ahead.images) {
+    if (image.startsWith("ko://")) continue;
+    let ref;
+    try {
+      ref = parseReference(image);
+    } catch (error) {
+      if (error instanceof InvalidReferenceError) continue;
+      throw error;
+    }
+    if (ref.digest !== undefined && existingLookup(ref, options.existingDigests) === undefined) continue;
+    if (imageSkipReason(ref, rules) !== undefined || mirrored.has(registryKey(ref.registry))) continue;
+    registries.add(ref.registry);
+  }
+  return registries.size === 0 ? undefined : { options, registries: [...registries] };
 }
 
 /** Throws InputError when the input is not a ResourceList at all. */

@@ -53,6 +53,8 @@ export class RegistryStack {
   private stack: Promise<{ network: Network; Client: typeof RegistryClient }> | undefined;
   private current: { registry: CredentialedRegistry<RequestStats>; since: number };
   private readonly retired: Record<keyof RequestStats, number> = { ...NO_REQUESTS };
+  /** The client of lookups without a pull secret (the first one opened), once opened. */
+  private defaultClient: (() => Promise<RegistryClient>) | undefined;
 
   constructor(private readonly options: RegistryStackOptions) {
     this.current = { registry: this.open(), since: Date.now() };
@@ -66,6 +68,19 @@ export class RegistryStack {
   get stats(): RequestStats {
     const now = this.current.registry.stats;
     return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v + this.retired[k as keyof RequestStats]])) as RequestStats;
+  }
+
+  /**
+   * Loads the registry stack and probes these registries now, for lookups
+   * without a pull secret that will follow (the function, while it still
+   * parses its input). No credentials are sent; see RegistryClient.warm.
+   * Resolves once the probes are on the wire.
+   */
+  async warm(registries: Iterable<string>): Promise<void> {
+    const open = this.defaultClient;
+    if (!open) return;
+    const client = await open();
+    await Promise.all([...registries].map((r) => client.warm(r)));
   }
 
   async close(): Promise<void> {
@@ -122,6 +137,8 @@ export class RegistryStack {
             });
             return real;
           }));
+        // The first client opened is the one without a pull secret (CredentialedRegistry opens it up front).
+        this.defaultClient ??= open;
         return {
           resolve: async (ref, signal) => (await open()).resolve(ref, signal),
           get stats() {

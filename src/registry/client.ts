@@ -201,6 +201,17 @@ export class RegistryClient {
     throw await this.auth.refused(context, bearerChallenge(parseChallenges(res.headers["www-authenticate"]))?.error);
   }
 
+  /**
+   * Starts the registry's `/v2/` probe (no credentials) before its first
+   * lookup, so that the lookups find it done; see Transport.warm. Resolves
+   * once the probe is on the wire; never rejects: a failure is the lookups' to report.
+   */
+  warm(registry: string): Promise<void> {
+    const { sent, done } = this.transport.warm(registry);
+    done.catch(() => undefined);
+    return sent;
+  }
+
   /** Closes the pooled connections, unless the network is shared; the client is not usable afterwards. */
   async close(): Promise<void> {
     if (this.ownNetwork) await this.network.close();

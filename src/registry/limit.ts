@@ -8,17 +8,28 @@ interface Waiter {
 }
 
 export class KeyedLimiter {
-  private readonly active = new Map<string, number>();
+  private readonly activeCounts = new Map<string, number>();
   private readonly queues = new Map<string, Waiter[]>();
   private readonly peaks = new Map<string, number>();
   private readonly limitOf: (key: string) => number;
 
-  /** `limit` may differ per key and change over time (a host found to speak HTTP/2 takes more at once). */
-  constructor(limit: number | ((key: string) => number)) {
+  /**
+   * `limit` may differ per key and change over time (a host found to speak HTTP/2 takes more at once).
+   * `onActive` hears every change of a key's requests in flight.
+   */
+  constructor(
+    limit: number | ((key: string) => number),
+    private readonly onActive?: (key: string, active: number) => void,
+  ) {
     if (typeof limit === "number") {
       if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
       this.limitOf = () => limit;
     } else this.limitOf = limit;
+  }
+
+  /** Requests in flight for this key now. */
+  active(key: string): number {
+    return this.activeCounts.get(key) ?? 0;
   }
 
   /** The most requests that were in flight at once for this key. */
@@ -30,7 +41,7 @@ export class KeyedLimiter {
   acquire(key: string, signal: AbortSignal): Promise<() => void> {
     if (signal.aborted) return Promise.reject(reason(signal));
     const release = this.releaser(key);
-    const inUse = this.active.get(key) ?? 0;
+    const inUse = this.activeCounts.get(key) ?? 0;
     if (inUse < this.limitOf(key)) {
       this.take(key, inUse + 1);
       return Promise.resolve(release);
@@ -55,8 +66,9 @@ export class KeyedLimiter {
   }
 
   private take(key: string, inUse: number): void {
-    this.active.set(key, inUse);
+    this.activeCounts.set(key, inUse);
     if (inUse > this.peak(key)) this.peaks.set(key, inUse);
+    this.onActive?.(key, inUse);
   }
 
   private releaser(key: string): () => void {
@@ -65,12 +77,13 @@ export class KeyedLimiter {
       if (released) return;
       released = true;
       const queue = this.queues.get(key);
-      const n = (this.active.get(key) ?? 1) - 1;
-      if (n > 0) this.active.set(key, n);
-      else this.active.delete(key);
+      const n = (this.activeCounts.get(key) ?? 1) - 1;
+      if (n > 0) this.activeCounts.set(key, n);
+      else this.activeCounts.delete(key);
+      this.onActive?.(key, n);
       // Hand out every slot the limit now allows: after the limit grew, more than the one freed.
-      while (queue && queue.length > 0 && (this.active.get(key) ?? 0) < this.limitOf(key)) {
-        this.take(key, (this.active.get(key) ?? 0) + 1);
+      while (queue && queue.length > 0 && (this.activeCounts.get(key) ?? 0) < this.limitOf(key)) {
+        this.take(key, (this.activeCounts.get(key) ?? 0) + 1);
         queue.shift()?.grant();
       }
       if (queue?.length === 0) this.queues.delete(key);

@@ -4,10 +4,11 @@
 // opens one client per pull-secret scope; sharing this keeps the deadline one
 // deadline and the per-registry limit one limit.
 import { setMaxListeners } from "node:events";
+import { Socket } from "node:net";
 import { Agent, Client, Pool, ProxyAgent, buildConnector } from "./undici.js";
 import type * as Undici from "undici";
 import { RunDeadlineError } from "./errors.js";
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS } from "./defaults.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS, MAX_CONNECTIONS_PER_HOST } from "./defaults.js";
 import { KeyedLimiter } from "./limit.js";
 import { proxySettings } from "./proxy.js";
 import type { Proxy, ProxySettings } from "./proxy.js";
@@ -23,7 +24,10 @@ export interface NetworkOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** Deadline of the whole run from construction: later and outstanding requests fail with TIMEOUT. */
   readonly runTimeoutMs?: number | undefined;
-  /** Requests in flight to one host at a time over HTTP/1.1, one per connection; default 16. */
+  /**
+   * Requests in flight to one host at a time over HTTP/1.1; default 128. Up to
+   * 16 connections carry them, and beyond 16 in flight they are pipelined.
+   */
   readonly registryConcurrency?: number | undefined;
   /** Requests in flight to one host at a time over HTTP/2, all on one connection; default 100. */
   readonly registryStreams?: number | undefined;
@@ -54,7 +58,14 @@ export class Network {
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly ca: string | readonly string[] | undefined;
   private readonly connectionsPerHost: number;
+  /** Requests in flight per connection at most over HTTP/1.1 (registryConcurrency spread over the connections). */
+  private readonly pipelineDepth: number;
+  /** The direct pool's HTTP/1.1 connections per host ("host:port"), whose pipelining follows the requests in flight. */
+  private readonly http1Clients = new Map<string, Set<Undici.Client>>();
   private trustStore: TrustStore | undefined;
+  /** Origins a TCP connection was made (or failed) to, and who waits for that (connected()). */
+  private readonly tcpUp = new Set<string>();
+  private readonly tcpWaiters = new Set<() => void>();
   private tlsConnector: Undici.buildConnector.connector | undefined;
 
   constructor(options: NetworkOptions) {
@@ -65,16 +76,22 @@ export class Network {
     this.proxies = proxySettings(this.env);
     const perConnection = options.registryConcurrency ?? DEFAULT_REGISTRY_CONCURRENCY;
     const streams = options.registryStreams ?? DEFAULT_REGISTRY_STREAMS;
-    this.connectionsPerHost = perConnection;
-    this.limiter = new KeyedLimiter((host) => (this.http2Hosts.has(host) ? streams : perConnection));
+    this.connectionsPerHost = Math.min(perConnection, MAX_CONNECTIONS_PER_HOST);
+    this.pipelineDepth = Math.ceil(perConnection / this.connectionsPerHost);
+    this.limiter = new KeyedLimiter(
+      (host) => (this.http2Hosts.has(host) ? streams : perConnection),
+      (host, active) => this.pipelineFor(host, active),
+    );
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     // Plain connections never load the trust store; TLS ones share one context built on first use.
     const plain = buildConnector({ timeout: this.connectTimeoutMs });
     const connect: Undici.buildConnector.connector = (opts, callback) => {
-      if (opts.protocol !== "https:") return plain(opts, callback);
       // TLS offers HTTP/2 (ALPN): one connection then carries every lookup to the registry at once.
-      this.tlsConnector ??= buildConnector({ ...this.tls(), allowH2: true });
-      return this.tlsConnector(opts, callback);
+      const connector = opts.protocol !== "https:" ? plain : (this.tlsConnector ??= buildConnector({ ...this.tls(), allowH2: true }));
+      // undici's connector returns the socket it opens (its type says void).
+      const socket = connector(opts, callback) as unknown;
+      if (socket instanceof Socket) this.opening(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ""}`, socket);
+      return socket as void;
     };
     this.direct = new Agent({
       ...this.poolOptions(),
@@ -94,24 +111,53 @@ export class Network {
   }
 
   /**
-   * A connection of the direct pool. undici sends one request at a time per
-   * connection (`pipelining: 1`: registries and proxies mishandle HTTP/1.1
-   * pipelining); a connection that negotiated HTTP/2 takes `streams` at once.
+   * A connection of the direct pool. Over HTTP/1.1 it carries one request at
+   * a time while every connection the host may have can take one; with more
+   * in flight, HEADs and GETs are pipelined on them (see pipelineFor). A
+   * connection that negotiated HTTP/2 takes `streams` at once.
    */
   private client(origin: URL, options: object, connect: Undici.buildConnector.connector, streams: number): Undici.Dispatcher {
+    const host = origin.host;
     const client: Undici.Client = new Client(origin, {
       ...options,
       connect: (opts, callback) =>
         connect(opts, (...args) => {
           const socket = args[1];
           if (socket && "alpnProtocol" in socket && socket.alpnProtocol === "h2") {
+            this.http1Clients.get(host)?.delete(client);
             client.pipelining = streams;
-            this.http2Hosts.add(opts.host ?? origin.host);
+            this.http2Hosts.add(opts.host ?? host);
           }
           callback(...args);
         }),
     });
+    // A pool keeps its clients (each reconnects when it has requests again) until the network closes.
+    let clients = this.http1Clients.get(host);
+    if (!clients) this.http1Clients.set(host, (clients = new Set()));
+    clients.add(client);
+    client.pipelining = this.depthFor(this.limiter.active(host));
     return client;
+  }
+
+  /**
+   * Pipelining per HTTP/1.1 connection follows the requests in flight to the
+   * host: none while each can have a connection of its own (a server works
+   * through a connection's requests in turn, so spreading comes first), then
+   * as deep as needed to carry them all on the host's connections, at most
+   * registryConcurrency / 16. undici pipelines only idempotent requests
+   * (HEAD, GET); a token POST waits for the connection to be free.
+   */
+  private pipelineFor(host: string, active: number): void {
+    const clients = this.http1Clients.get(host);
+    if (!clients) return;
+    const depth = this.depthFor(active);
+    // Only deeper while requests run: undici's HTTP/1.1 parser expects the depth a pipeline was sent
+    // with until it drains (lowered mid-way, it asserts). Back to one at a time once the host is idle.
+    for (const client of clients) if (active === 0 ? client.pipelining !== 1 : client.pipelining < depth) client.pipelining = depth;
+  }
+
+  private depthFor(active: number): number {
+    return Math.max(1, Math.min(this.pipelineDepth, Math.ceil(active / this.connectionsPerHost)));
   }
 
   /** The CA certificates trusted, read on first use. */
@@ -137,6 +183,33 @@ export class Network {
     return dispatcher;
   }
 
+  /**
+   * Resolves once a TCP connection to each origin is up (or failed): then
+   * what goes first on it (a plain request, a TLS ClientHello) is written,
+   * and the answer can wait in the socket while the process does other work.
+   */
+  connected(origins: readonly string[]): Promise<void> {
+    const waiting = origins.map((o) => new URL(o).origin);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!waiting.every((o) => this.tcpUp.has(o))) return;
+        this.tcpWaiters.delete(check);
+        // The request (or ClientHello) is written in the connect callback; one turn lets it go out.
+        setImmediate(resolve);
+      };
+      this.tcpWaiters.add(check);
+      check();
+    });
+  }
+
+  private opening(origin: string, socket: Socket): void {
+    const up = (): void => {
+      this.tcpUp.add(new URL(origin).origin);
+      for (const waiter of [...this.tcpWaiters]) waiter();
+    };
+    socket.once("connect", up).once("error", up);
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.timer);
     await Promise.all([this.direct.close(), ...[...this.viaProxy.values()].map((d) => d.close())]);
@@ -146,9 +219,10 @@ export class Network {
     return {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
-      // The limiter bounds requests per host; sockets per origin follow it.
+      // The limiter bounds requests per host; sockets per origin follow it, up to 16.
       connections: this.connectionsPerHost,
-      // One request per connection at a time: registries and proxies mishandle pipelining.
+      // One request per connection at a time to begin with: the direct pool's connections pipeline
+      // when more are in flight (client(), pipelineFor()); through an HTTP proxy they never do.
       pipelining: 1,
       keepAliveTimeout: 10_000,
     };

@@ -112,6 +112,8 @@ export class Transport {
   private readonly network: Network;
   private readonly insecure: ReadonlySet<string>;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  /** Probes started by warm(): kept after a failure, for the run's lookups. */
+  private readonly sticky = new WeakSet<Promise<Endpoint>>();
 
   constructor(private readonly options: TransportOptions) {
     this.network = options.network;
@@ -146,11 +148,34 @@ export class Transport {
       const p = this.probe(host, context);
       this.endpoints.set(host, p);
       p.catch(() => {
-        if (this.endpoints.get(host) === p) this.endpoints.delete(host);
+        if (this.endpoints.get(host) === p && !this.sticky.has(p)) this.endpoints.delete(host);
       });
       probe = p;
     }
     return probe;
+  }
+
+  /**
+   * Probes the registry ahead of its first lookup (a short run that knows
+   * which registries it will ask while it still parses its input). The probe
+   * carries no credentials. Its outcome, failure included, is what every
+   * lookup of the run gets: the run's lookups would all have shared it, and
+   * a registry that failed is not asked the same again.
+   */
+  warm(registry: string): { readonly sent: Promise<void>; readonly done: Promise<Endpoint> } {
+    const host = apiHost(registry);
+    const known = this.endpoints.get(host);
+    if (known) return { sent: Promise.resolve(), done: known };
+    const origins = [`https://${host}`, ...(this.allowsPlainHttp(registry) ? [`http://${host}`] : [])];
+    // Listening before the probe starts: its connections may be made before this returns.
+    const connected = this.network.connected(origins);
+    const done = this.endpoint({ registry, repository: "", tag: "", image: registry });
+    this.sticky.add(done);
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { sent: Promise.race([connected, settled]), done };
   }
 
   /**
