@@ -15,6 +15,14 @@ import { describe, it } from "../support/node-test.js";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { ROOT, runFn } from "../support/run-fn.js";
+import { DRAIN_TIMEOUT_MS, webhookFlags } from "../../src/cli/webhook.js";
+
+/** A duration flag as the webhook reads it. */
+function durationMs(value: string): number {
+  const f = webhookFlags([`--shutdown-delay=${value}`], {});
+  assert.ok(f !== "help");
+  return f.shutdownDelayMs;
+}
 
 const run = promisify(execFile);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -85,8 +93,11 @@ function checkBase(objects: Obj[], namespace = "krm-digester", replicas = 3): vo
   const args = container.args as string[];
   assert.equal(args[0], "webhook");
   const flags = new Map(args.slice(1).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
-  const known = ["port", "cert-dir", "health-addr", "metrics-addr", "offline", "disable-cert-rotation", "dry-run", "ignore-errors", "skip-prefixes", "kubeconfig"];
+  const known = ["port", "cert-dir", "health-addr", "metrics-addr", "offline", "disable-cert-rotation", "dry-run", "ignore-errors", "skip-prefixes", "kubeconfig", "shutdown-delay"];
   for (const f of flags.keys()) assert.ok(known.includes(f), `--${f} is one of issue 10's flags`);
+  // SIGTERM: unready but serving for --shutdown-delay, then at most DRAIN_TIMEOUT_MS for reviews in flight; the kubelet waits the grace period.
+  const delayMs = durationMs(flags.get("shutdown-delay") ?? "5s");
+  assert.ok(pod.terminationGracePeriodSeconds * 1000 > delayMs + DRAIN_TIMEOUT_MS, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > shutdown delay + drain`);
   const healthPort = Number(flags.get("health-addr")?.split(":").pop());
   const ports = new Map((container.ports as Obj[]).map((p) => [p.name, p.containerPort]));
   assert.equal(ports.get("health"), healthPort);
