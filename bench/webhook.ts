@@ -7,6 +7,13 @@
 // images), shaped as the API server sends them.
 //
 //   node build/bench/webhook.js [--seconds 5] [--latency 25] [--clients 32] [--rate 200]
+//                               [--cold 100] [--cold-only] [--compare OTHER_BUNDLE]
+//
+// --compare: another build of the webhook (e.g. the bundle before a change) in
+// its own process, measured in the same run in turns with ours (cold: review
+// by review; warm: before and after ours), since the machine's load moves the
+// figures between runs. --cold-only: the cold series alone (with
+// BENCH_WEBHOOK_PROFILE=DIR, a profile of the cold path).
 //
 // Writes bench/out/webhook.json and bench/out/webhook.md. Other work on the
 // machine moves these numbers: the load generator shares the cores.
