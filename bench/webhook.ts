@@ -7,6 +7,13 @@
 // images), shaped as the API server sends them.
 //
 //   node build/bench/webhook.js [--seconds 5] [--latency 25] [--clients 32] [--rate 200]
+//                               [--cold 100] [--cold-only] [--compare OTHER_BUNDLE]
+//
+// --compare: another build of the webhook (e.g. the bundle before a change) in
+// its own process, measured in the same run in turns with ours (cold: review
+// by review; warm: before and after ours), since the machine's load moves the
+// figures between runs. --cold-only: the cold series alone (with
+// BENCH_WEBHOOK_PROFILE=DIR, a profile of the cold path).
 //
 // Writes bench/out/webhook.json and bench/out/webhook.md. Other work on the
 // machine moves these numbers: the load generator shares the cores.
@@ -38,6 +45,8 @@ const LATENCY = arg("--latency", 25);
 const CLIENTS = arg("--clients", 32);
 const RATE = arg("--rate", 200);
 const COLD = arg("--cold", 100);
+/** `--cold-only`: the cold series alone (with BENCH_WEBHOOK_PROFILE, a profile of the cold path only). */
+const COLD_ONLY = process.argv.includes("--cold-only");
 
 interface Series {
   readonly reviews: number;
@@ -148,31 +157,40 @@ async function main(): Promise<void> {
     cleanup.push(() => rmSync(certDir, { recursive: true, force: true }));
     await writePair(certDir, await ca.issue(["127.0.0.1"]));
 
-    const ours = await freePort();
-    const health = await freePort();
-    // The log goes to a file, as a container runtime takes it: a pipe read by this busy process would
-    // block the webhook's synchronous stdout writes whenever the load generator falls behind.
-    const logFile = join(certDir, "webhook.log");
-    const logFd = openSync(logFile, "w");
-    const webhook = spawn(
-      process.execPath,
-      // BENCH_WEBHOOK_PROFILE=DIR: the webhook under --cpu-prof, the profile written into DIR at exit.
-      [...(process.env.BENCH_WEBHOOK_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WEBHOOK_PROFILE}`] : []),
-        join(ROOT, "dist", "krm-digester"), "webhook", "--offline", "--disable-cert-rotation", `--port=${ours}`, `--cert-dir=${certDir}`,
-        `--health-addr=127.0.0.1:${health}`, `--metrics-addr=127.0.0.1:${await freePort()}`],
-      { stdio: ["ignore", logFd, "inherit"], env: { ...process.env, HOME: certDir } },
-    );
-    closeSync(logFd);
-    cleanup.push(() => void webhook.kill("SIGTERM"));
-    for (let i = 0; ; i++) {
-      const ready = await request(`http://127.0.0.1:${health}/readyz`).then(
-        async (r) => (await r.body.text(), r.statusCode === 200),
-        () => false,
+    /** The built webhook from `bundle` in its own process; its log goes to a file, as a container runtime takes it. */
+    const startOurs = async (bundle: string, name: string): Promise<{ port: number; pid: number | undefined }> => {
+      const port = await freePort();
+      const health = await freePort();
+      // A pipe read by this busy process would block the webhook's synchronous stdout writes whenever the load generator falls behind.
+      const logFile = join(certDir, `${name}.log`);
+      const logFd = openSync(logFile, "w");
+      const child = spawn(
+        process.execPath,
+        // BENCH_WEBHOOK_PROFILE=DIR: the webhook under --cpu-prof, the profile written into DIR at exit.
+        [...(process.env.BENCH_WEBHOOK_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WEBHOOK_PROFILE}`] : []),
+          bundle, "webhook", "--offline", "--disable-cert-rotation", `--port=${port}`, `--cert-dir=${certDir}`,
+          `--health-addr=127.0.0.1:${health}`, `--metrics-addr=127.0.0.1:${await freePort()}`],
+        { stdio: ["ignore", logFd, "inherit"], env: { ...process.env, HOME: certDir } },
       );
-      if (ready) break;
-      if (i > 400 || webhook.exitCode !== null) throw new Error(`the webhook did not start: ${readFileSync(logFile, "utf8")}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      closeSync(logFd);
+      cleanup.push(() => void child.kill("SIGTERM"));
+      for (let i = 0; ; i++) {
+        const ready = await request(`http://127.0.0.1:${health}/readyz`).then(
+          async (r) => (await r.body.text(), r.statusCode === 200),
+          () => false,
+        );
+        if (ready) break;
+        if (i > 400 || child.exitCode !== null) throw new Error(`the webhook (${bundle}) did not start: ${readFileSync(logFile, "utf8")}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { port, pid: child.pid };
+    };
+    const webhook = await startOurs(join(ROOT, "dist", "krm-digester"), "webhook");
+    const ours = webhook.port;
+    // --compare BUNDLE: another build of the webhook (e.g. main's dist/krm-digester), measured in the same run.
+    const compareAt = process.argv.indexOf("--compare");
+    const compareBundle = compareAt >= 0 ? process.argv[compareAt + 1] : undefined;
+    const other = compareBundle ? await startOurs(compareBundle, "compare") : undefined;
     const theirs = await freePort();
     const baseline = spawn(process.execPath, [BASELINE, String(theirs), certDir], { stdio: ["ignore", "pipe", "inherit"] });
     cleanup.push(() => void baseline.kill("SIGTERM"));
@@ -209,22 +227,51 @@ async function main(): Promise<void> {
     const rtt = series(rtts, 1).p50;
 
     process.stderr.write("bench webhook: cold reviews (one at a time, 2 new images each)\n");
+    const otherUrl = other && `https://127.0.0.1:${other.port}/v1/mutate?timeout=10s`;
+    const coldBody = (i: number): string =>
+      deployment(`cold-${i}`, [`${proxy.host}/cold/app0:t${2 * i}`, `${proxy.host}/cold/app1:t${2 * i + 1}`, `${proxy.host}/cold/app0:t${2 * i}`]);
     // Warm the connection and the registry probe first: "cold" is about the tag cache.
-    await post(agent, oursUrl, deployment("probe", [`${proxy.host}/cold/app0:t${COLD * 2}`, `${proxy.host}/cold/app1:t${COLD * 2 + 1}`]));
+    for (const url of [oursUrl, otherUrl]) if (url) await post(agent, url, deployment("probe", [`${proxy.host}/cold/app0:t${COLD * 2}`, `${proxy.host}/cold/app1:t${COLD * 2 + 1}`]));
     proxy.reset();
     const cold: number[] = [];
-    const coldCpu0 = cpuMs(webhook.pid);
+    const otherCold: number[] = [];
+    let coldCpu = 0;
+    let otherColdCpu = 0;
     for (let i = 0; i < COLD; i++) {
-      cold.push(await post(agent, oursUrl, deployment(`cold-${i}`, [`${proxy.host}/cold/app0:t${2 * i}`, `${proxy.host}/cold/app1:t${2 * i + 1}`, `${proxy.host}/cold/app0:t${2 * i}`])));
+      // With --compare, both see the same new tags, in turns (each has its own cache), first one then the other.
+      const turns = [{ url: oursUrl, pid: webhook.pid, into: cold, cpu: (ms: number) => (coldCpu += ms) }];
+      if (other && otherUrl) turns.push({ url: otherUrl, pid: other.pid, into: otherCold, cpu: (ms: number) => (otherColdCpu += ms) });
+      if (i % 2 === 1) turns.reverse();
+      for (const t of turns) {
+        const cpu0 = cpuMs(t.pid);
+        t.into.push(await post(agent, t.url, coldBody(i)));
+        t.cpu(cpuMs(t.pid) - cpu0);
+      }
     }
-    const coldHeads = proxy.counts().requests["HEAD manifest"] ?? 0;
+    const coldHeads = (proxy.counts().requests["HEAD manifest"] ?? 0) / (other ? 2 : 1);
     const coldSeries = series(cold, 1);
-    const coldCpu = (cpuMs(webhook.pid) - coldCpu0) / COLD;
+    coldCpu /= COLD;
+    const coldLine = (s: Series, cpu: number): string =>
+      `p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms; round trip ${fmt(rtt, 2)} ms; ours ${fmt(s.p50 - rtt, 2)} ms; server CPU ${fmt(cpu, 2)} ms per review`;
+    if (COLD_ONLY) {
+      process.stdout.write(`cold review, 2 new images: ${coldLine(coldSeries, coldCpu)}; ${fmt(coldHeads / COLD, 2)} HEAD per review; load ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+      if (other) process.stdout.write(`cold review, --compare ${compareBundle}: ${coldLine(series(otherCold, 1), otherColdCpu / COLD)}\n`);
+      return;
+    }
 
     process.stderr.write(`bench webhook: warm, ${CLIENTS} clients, ${SECONDS} s each\n`);
     await closedLoop(agent, oursUrl, bodies, CLIENTS, 1); // connections, JIT, cache
     const warm = await measured(webhook.pid, () => closedLoop(agent, oursUrl, bodies, CLIENTS, SECONDS));
     const steady = await measured(webhook.pid, () => openLoop(agent, oursUrl, bodies, RATE, SECONDS));
+    let compared: { warm: Series & { cpuMsPerReview: number }; warmAgain: Series & { cpuMsPerReview: number }; ourWarmAgain: Series & { cpuMsPerReview: number }; cold: Series & { cpuMsPerReview: number } } | undefined;
+    if (other && otherUrl) {
+      process.stderr.write(`bench webhook: --compare ${compareBundle}, warm, in turns with ours\n`);
+      await closedLoop(agent, otherUrl, bodies, CLIENTS, 1);
+      const otherWarm = await measured(other.pid, () => closedLoop(agent, otherUrl, bodies, CLIENTS, SECONDS));
+      const ourWarmAgain = await measured(webhook.pid, () => closedLoop(agent, oursUrl, bodies, CLIENTS, SECONDS));
+      const warmAgain = await measured(other.pid, () => closedLoop(agent, otherUrl, bodies, CLIENTS, SECONDS));
+      compared = { warm: otherWarm, warmAgain, ourWarmAgain, cold: { ...series(otherCold, 1), cpuMsPerReview: otherColdCpu / COLD } };
+    }
     process.stderr.write("bench webhook: baseline (k8s-digester's way)\n");
     await closedLoop(agent, theirsUrl, bodies, CLIENTS, 1);
     const baseWarm = await measured(baseline.pid, () => closedLoop(agent, theirsUrl, bodies, CLIENTS, SECONDS));
@@ -245,6 +292,7 @@ async function main(): Promise<void> {
       steady,
       baseline: { warm: baseWarm, steady: baseSteady },
       floor: floorWarm,
+      ...(compared ? { compare: { bundle: compareBundle, ...compared } } : {}),
     };
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, "webhook.json"), `${JSON.stringify(results, null, 2)}\n`);
@@ -258,6 +306,12 @@ async function main(): Promise<void> {
       `| steady ${RATE}/s: p50 / p99 | ${fmt(steady.p50, 2)} / ${fmt(steady.p99, 2)} ms | ${fmt(baseSteady.p50, 2)} / ${fmt(baseSteady.p99, 2)} ms | p99 < 5 ms |`,
       `| server CPU per warm review (one core's worth: 1000 / this) | ${fmt(warm.cpuMsPerReview, 3)} ms (${fmt(1000 / warm.cpuMsPerReview, 0)}/s per core) | ${fmt(baseWarm.cpuMsPerReview, 3)} ms | — |`,
       `| cold review, 2 new images: p50 / p99 | ${fmt(coldSeries.p50, 2)} / ${fmt(coldSeries.p99, 2)} ms; registry round trip ${fmt(rtt, 2)} ms; ours ${fmt(results.cold.oursMs, 2)} ms; ${fmt(results.cold.headsPerReview, 2)} HEAD per review; server CPU ${fmt(coldCpu, 2)} ms | every review is cold | 1 round trip per unique image + < 2 ms |`,
+      ...(compared
+        ? [
+            `| --compare ${compareBundle}: warm, ${CLIENTS} clients (two turns, between ours) | ${fmt(compared.warm.perSecond, 0)}/s, ${fmt(compared.warmAgain.perSecond, 0)}/s; server CPU ${fmt(compared.warm.cpuMsPerReview, 3)}, ${fmt(compared.warmAgain.cpuMsPerReview, 3)} ms per review (ours in between: ${fmt(compared.ourWarmAgain.perSecond, 0)}/s, ${fmt(compared.ourWarmAgain.cpuMsPerReview, 3)} ms) | | |`,
+            `| --compare ${compareBundle}: cold review (same tags, in turns with ours) | ${fmt(compared.cold.p50, 2)} / ${fmt(compared.cold.p99, 2)} ms; ours ${fmt(compared.cold.p50 - rtt, 2)} ms; server CPU ${fmt(compared.cold.cpuMsPerReview, 2)} ms | | |`,
+          ]
+        : []),
       "",
       "The load generator runs on the same cores as the webhook; other work on the machine moves these figures.",
       "",

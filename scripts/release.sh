@@ -10,6 +10,10 @@
 #   dist/release/SHA256SUMS                   (all of the above; check:
 #                                             cd dist/release && sha256sum -c SHA256SUMS)
 #
+# and, with RELEASE_IMAGE=REGISTRY/PATH/krm-digester (the image pushed with
+# this version as its tag), deploy/base's image setter pinned to it by
+# krm-digester itself (scripts/pin-deploy.mjs).
+#
 # Each executable is a copy of Node's official binary for its platform, of
 # the version pinned in scripts/node-release.json (Node 24 LTS), not of the
 # node running this script, with the bundle injected. The binaries come from
@@ -129,12 +133,23 @@ sbom=krm-digester-$version.cdx.json
 node scripts/sbom.mjs "$out/$sbom" "${platforms[@]}"
 (cd "$out" && sha256sum krm-digester-linux-* LICENSE.node "$sbom" > SHA256SUMS)
 
+# deploy/: the released webhook image, pinned by our own function
+# (scripts/pin-deploy.mjs), when RELEASE_IMAGE says where the image was pushed
+# (REGISTRY/PATH/krm-digester; tag: this version). Without it deploy/ keeps
+# localhost/krm-digester:VERSION, as `npm run image` names the local build.
+deploy_note="deploy/ NOT pinned: set RELEASE_IMAGE=REGISTRY/PATH/krm-digester (pushed as :$version) to pin it"
+if [ -n "${RELEASE_IMAGE:-}" ]; then
+  pinned=$(node scripts/pin-deploy.mjs "$RELEASE_IMAGE")
+  deploy_note="deploy/base pinned to $pinned (setters.yaml and deployment.yaml; commit them)"
+fi
+
 {
   echo
   echo "release: dist/release/ (krm-digester $version, Node $node_version):"
   (cd "$out" && ls -l --time-style=+ krm-digester-* LICENSE.node SHA256SUMS | awk '{printf "  %-32s %6.1f MiB\n", $NF, $5/1048576}')
   echo "  built:          ${built[*]}"
   echo "  built, not run: ${untested[*]:-none}"
+  echo "  $deploy_note"
   echo "  NOT built (see the comment at the top of scripts/release.sh):"
   for line in "${not_built[@]}"; do echo "    $line"; done
 } >&2

@@ -1,5 +1,10 @@
 // `krm-digester webhook`: k8s-digester's flags, then the webhook until
-// SIGTERM (or SIGINT), which drains in-flight reviews before exit.
+// SIGTERM (or SIGINT): unready but serving for --shutdown-delay, so that the
+// Service's endpoints drop this pod before it stops listening, then the
+// reviews in flight finish, and the process exits 0.
+import { Document } from "yaml";
+import { DEFAULT_OPTIONS, parseConfig } from "../config.js";
+import type { DigesterOptions } from "../config.js";
 import { DEFAULT_FORMAT, IMAGE_FORMATS } from "../name/format.js";
 import type { ImageFormat } from "../name/format.js";
 import { compileGlob, InvalidGlobError } from "../name/glob.js";
@@ -59,11 +64,34 @@ Flags of ours:
   --negative-cache-ttl=10s  how long a failed lookup is reused
   --cache-size=10000        most tags kept (least recently used go first)
   --registry-timeout=10s    one registry request (the API server's timeout ends it sooner)
+  --shutdown-delay=5s       on SIGTERM, /readyz fails at once but reviews are still served
+                            this long (endpoints and kube-proxy catch up), then the port
+                            closes and the reviews in flight finish (at most 20s more);
+                            keep terminationGracePeriodSeconds above the two; a second
+                            SIGTERM ends the delay early
+Flags named after the function's config keys (docs/config.md), written as in a ConfigMap:
+  --insecure-registries=H1,H2        insecureRegistries: hosts reached over plain HTTP when
+                                     HTTPS fails (loopback ones always are)
+  --registry-mirrors=R=M1,R=M2       registryMirrors: mirrors asked first, in order, e.g.
+                                     docker.io=mirror.local:5000,docker.io=harbor.local/hub
+  --concurrency=${String(DEFAULT_OPTIONS.concurrency).padEnd(21)}concurrency: unique images of one review resolved at once
+  --registry-concurrency=${String(DEFAULT_OPTIONS.registryConcurrency).padEnd(12)}registryConcurrency: requests in flight to one registry
+                                     over HTTP/1.1 (all reviews together)
+  --registry-streams=${String(DEFAULT_OPTIONS.registryStreams).padEnd(16)}registryStreams: the same over HTTP/2
 Environment: POD_NAMESPACE (the webhook's own namespace, never mutated); proxy and
 CA variables as for the function (docs/config.md). Opt out per object with the
 annotation krm-digester.dev/skip: "true", per container name with
 krm-digester.dev/skip-containers: "istio-proxy,linkerd-proxy" (no patch for those).
 `;
+
+/** Flags that are the function's config keys: parsed by the config's own parsers, as ConfigMap data. */
+const CONFIG_FLAGS = {
+  "insecure-registries": "insecureRegistries",
+  "registry-mirrors": "registryMirrors",
+  concurrency: "concurrency",
+  "registry-concurrency": "registryConcurrency",
+  "registry-streams": "registryStreams",
+} as const satisfies Record<string, keyof DigesterOptions>;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "port", kind: "string" },
@@ -80,6 +108,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "negative-cache-ttl", kind: "string" },
   { name: "cache-size", kind: "string" },
   { name: "registry-timeout", kind: "string" },
+  { name: "shutdown-delay", kind: "string" },
+  ...Object.keys(CONFIG_FLAGS).map((name) => ({ name, kind: "string" as const })),
   { name: "help", kind: "bool" },
   { name: "h", kind: "bool" },
   { name: "format", kind: "string" },
@@ -88,12 +118,42 @@ const FLAGS: readonly FlagSpec[] = [
   { name: "existing-digests", kind: "string" },
 ];
 
+type ConfigFlagSettings = Pick<DigesterOptions, (typeof CONFIG_FLAGS)[keyof typeof CONFIG_FLAGS]>;
+
+function configFlags(f: Map<string, string | boolean>): ConfigFlagSettings {
+  const data: Record<string, string> = {};
+  for (const [flag, key] of Object.entries(CONFIG_FLAGS)) {
+    const value = f.get(flag);
+    if (typeof value === "string") data[key] = value;
+  }
+  const document = new Document({ apiVersion: "v1", kind: "ConfigMap", data }) as unknown as Document.Parsed;
+  const { options, problems } = parseConfig(document.contents as never, document);
+  const [problem] = problems;
+  if (problem) {
+    const key = problem.field.replace(/^data\./, "");
+    const flag = Object.entries(CONFIG_FLAGS).find(([, k]) => k === key)?.[0] ?? key;
+    throw new InputError(`webhook: --${flag}: ${problem.message}`);
+  }
+  return {
+    insecureRegistries: options.insecureRegistries,
+    registryMirrors: options.registryMirrors,
+    concurrency: options.concurrency,
+    registryConcurrency: options.registryConcurrency,
+    registryStreams: options.registryStreams,
+  };
+}
+
 export interface WebhookFlags {
   readonly config: Omit<WebhookConfig, "log" | "cluster">;
   readonly offline: boolean;
   readonly disableCertRotation: boolean;
   readonly kubeconfig: string | undefined;
+  /** --shutdown-delay: serving while unready after SIGTERM, ms. */
+  readonly shutdownDelayMs: number;
 }
+
+/** After the shutdown delay, the longest wait for reviews in flight (each ends before its API server timeout, at most 30 s and 15 s in deploy/). */
+export const DRAIN_TIMEOUT_MS = 20_000;
 
 /** Flags to settings; throws InputError naming the flag. */
 export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): WebhookFlags | "help" {
@@ -113,6 +173,7 @@ export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): W
     offline: bool("offline"),
     disableCertRotation: bool("disable-cert-rotation"),
     kubeconfig: typeof kubeconfig === "string" ? kubeconfig : undefined,
+    shutdownDelayMs: durationFlag("shutdown-delay", str("shutdown-delay", "5s")),
     config: {
       port,
       certDir: str("cert-dir", "/certs"),
@@ -130,6 +191,8 @@ export function webhookFlags(args: readonly string[], env: NodeJS.ProcessEnv): W
       cacheSize,
       registryTimeoutMs: durationFlag("registry-timeout", str("registry-timeout", "10s")),
       ownNamespace: env.POD_NAMESPACE || undefined,
+      drainTimeoutMs: DRAIN_TIMEOUT_MS,
+      ...configFlags(f),
     },
   };
 }
@@ -144,7 +207,10 @@ function durationFlag(name: string, value: string): number {
 }
 
 function log(line: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
+  // The time first, without copying the line into a new object (one line per review).
+  const rest = JSON.stringify(line);
+  const time = `{"time":"${new Date().toISOString()}"`;
+  process.stdout.write(rest === "{}" ? `${time}}\n` : `${time},${rest.slice(1)}\n`);
 }
 
 export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -153,20 +219,44 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
     await write(process.stdout, WEBHOOK_HELP);
     return 0;
   }
+  // Taken from here on: a SIGTERM while starting still gets the orderly shutdown once serving.
+  const signalled = nextSignal();
   // The API is needed for pull secrets (online) and for writing the caBundle (rotation), even offline.
   const access = !flags.offline || !flags.disableCertRotation ? await connect({ kubeconfig: flags.kubeconfig, watch: true }, flags.offline) : undefined;
   const rotation = flags.disableCertRotation || !access ? undefined : await startCertRotation({ certDir: flags.config.certDir, cluster: access.cluster, log });
   const running = await startWebhook({ ...flags.config, cluster: flags.offline ? undefined : access, log });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  log({ level: "info", msg: `${signal}: draining`, inFlight: running.server.activeReviews });
+  const signal = await signalled;
+  // Unready first, still serving: the endpoint leaves the Service while the API server may still call it.
+  running.unready();
+  log({ level: "info", msg: `${signal}: unready, still serving for the shutdown delay`, shutdownDelayMs: flags.shutdownDelayMs, inFlight: running.server.activeReviews });
+  const again = await waitOrSignal(flags.shutdownDelayMs);
+  log({ level: "info", msg: again ? `${again}: delay cut short, draining` : "draining", inFlight: running.server.activeReviews });
   rotation?.stop();
   await running.stop();
   if (flags.offline) await access?.cluster.close();
   log({ level: "info", msg: "stopped" });
   return 0;
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return waitOrSignal(Infinity) as Promise<NodeJS.Signals>;
+}
+
+/** `ms` pass (undefined), or SIGTERM or SIGINT comes first (the signal); the listeners are gone after. */
+function waitOrSignal(ms: number): Promise<NodeJS.Signals | undefined> {
+  if (ms <= 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const done = (signal: NodeJS.Signals | undefined): void => {
+      clearTimeout(timer);
+      process.off("SIGTERM", on);
+      process.off("SIGINT", on);
+      resolve(signal);
+    };
+    const on = (signal: NodeJS.Signals): void => done(signal);
+    const timer = Number.isFinite(ms) ? setTimeout(() => done(undefined), ms) : undefined;
+    process.on("SIGTERM", on);
+    process.on("SIGINT", on);
+  });
 }
 
 function formatFlag(value: string): ImageFormat {

@@ -170,7 +170,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       }
       let ref: ImageReference;
       try {
-        ref = parseReference(slot.value);
+        ref = parsed(slot.value);
       } catch (error) {
         if (!(error instanceof InvalidReferenceError)) throw error;
         const message = `${error.message}; fix the image field`;
@@ -195,7 +195,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       const known = ref.digest === undefined ? options.known?.(at, ref) : undefined;
       if (known !== undefined) {
         const value = formatPinned(ref, known, format);
-        pins.push({ ...at, node: slot.node, ref, value, digest: known, kept: true });
+        pins.push(pinOf(at, slot.node, ref, value, known, true));
         report(located(where, { severity: "info", message: `kept ${ref.original} at ${known}, as before this update` }, ref.original, value));
         continue;
       }
@@ -218,7 +218,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     const verdict = existing && existingVerdict(ref, existing.written, existing.mode, outcome);
     if (verdict && "refreshed" in verdict) {
       const value = formatPinned(ref, verdict.refreshed, format);
-      pins.push({ ...at, node, ref, value, digest: verdict.refreshed, kept: false });
+      pins.push(pinOf(at, node, ref, value, verdict.refreshed, false));
       pinned++;
       report(located(where, { severity: "info", message: verdict.message }, ref.original, value), order);
       continue;
@@ -236,7 +236,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     }
     // A source may rewrite the field (a build artifact's placeholder becomes the artifact's tag).
     const value = outcome.value ?? formatPinned(ref, outcome.digest, format);
-    pins.push({ ...at, node, ref, value, digest: outcome.digest, kept: false });
+    pins.push(pinOf(at, node, ref, value, outcome.digest, false));
     pinned++;
     const how = outcome.note ? ` (${outcome.note})` : "";
     report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), order);
@@ -245,8 +245,41 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
   return { pins, failures, results, stats: { fields, pinned, unique: outcomes.size } };
 }
 
+/** A Pin written out (an object spread here was a tenth of a warm webhook review). */
+function pinOf(at: Slot, node: Scalar, ref: ImageReference, value: string, digest: string, kept: boolean): Pin {
+  return { itemIndex: at.itemIndex, item: at.item, path: at.path, segments: at.segments, node, ref, value, digest, kept };
+}
+
+/**
+ * A long-running front end (the webhook) sees the same few field paths and
+ * image references in every request: each is parsed once (both are pure, and
+ * what they return is never changed), up to a bound.
+ */
+const MEMO_MAX = 4096;
+const segmentMemo = new Map<string, readonly Segment[]>();
+const referenceMemo = new Map<string, ImageReference>();
+
+function memo<T>(map: Map<string, T>, key: string, make: (key: string) => T): T {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make(key);
+    if (map.size >= MEMO_MAX) map.clear();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** parseReference, remembered (an invalid reference throws every time). */
+function parsed(image: string): ImageReference {
+  return memo(referenceMemo, image, parseReference);
+}
+
 /** "spec.template.spec.containers[0].image" as keys and indexes (the walk's keys hold no dots or brackets). */
-export function segmentsOf(path: string): Segment[] {
+export function segmentsOf(path: string): readonly Segment[] {
+  return memo(segmentMemo, path, parseSegments);
+}
+
+function parseSegments(path: string): Segment[] {
   const segments: Segment[] = [];
   for (const part of path.split(".")) {
     const bracket = part.indexOf("[");

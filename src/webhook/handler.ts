@@ -4,7 +4,7 @@
 // the function (src/core/plan.ts); its pins become JSON Patch operations on
 // image fields and nothing else.
 import type { KubeObject } from "../cluster/api.js";
-import { documentOf, nodesIn, podSpecsByNamespace, walkable } from "../core/objects.js";
+import { documentOf, nodesIn, podSpecsOf, walkable } from "../core/objects.js";
 import { isMap } from "yaml";
 import type { Document } from "yaml";
 import { planPins, segmentsOf } from "../core/plan.js";
@@ -100,12 +100,13 @@ export async function handleReview(request: AdmissionRequest, options: HandlerOp
   // created through a controller often has none of its own yet.
   const walked = withNamespace(object, request.namespace);
   const old = request.operation === "UPDATE" && request.oldObject ? request.oldObject : undefined;
-  const { document, nodes } = documentOf(old ? [walkable(walked), walkable(old)] : [walkable(walked)]);
+  const walkedPart = anonymous(walkable(walked));
+  const { document, nodes } = walkedDocument(old ? [walkedPart, anonymous(walkable(old))] : [walkedPart]);
   const item = nodes[0];
   let credentialObjects: unknown[] | undefined;
   const warnings: string[] = [];
   if (options.credentials) {
-    const specs = podSpecsByNamespace([item], document).flatMap((w) => w.podSpecs);
+    const specs = podSpecsOf(walkedPart);
     try {
       credentialObjects = nodesIn(document, await options.credentials(request.namespace, specs));
     } catch (error) {
@@ -162,7 +163,8 @@ function respond(
     outcome = plan.failures.length > 0 ? "admitted-with-errors" : patch.length > 0 ? "patched" : "unchanged";
   }
   if (warnings.length > 0) response.warnings = shortWarnings(warnings);
-  return { response, summary: { ...base, outcome, pinned, failures }, patch };
+  const summary: ReviewSummary = { uid: base.uid, kind: base.kind, operation: base.operation, namespace: base.namespace, name: base.name, outcome, pinned, failures };
+  return { response, summary, patch };
 }
 
 /** Why a review is answered without looking at the object, or undefined. */
@@ -193,8 +195,16 @@ function patchOf(pins: readonly Pin[]): JsonPatchOp[] {
   return pins.map((p) => ({ op: "replace", path: pointer(p.segments), value: p.value }));
 }
 
+const pointers = new WeakMap<readonly Segment[], string>();
+
+/** RFC 6901; the core hands out one segments array per path, so each is written once. */
 function pointer(segments: readonly Segment[]): string {
-  return segments.map((s) => `/${String(s).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+  let text = pointers.get(segments);
+  if (text === undefined) {
+    text = segments.map((s) => `/${String(s).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
+    pointers.set(segments, text);
+  }
+  return text;
 }
 
 /**
@@ -227,6 +237,41 @@ function containerKey(object: unknown, segments: readonly Segment[]): string {
   const container = segments.slice(0, -1).reduce<unknown>((node, key) => (isRecord(node) || Array.isArray(node) ? (node as Record<string, unknown>)[key] : undefined), object);
   const name = isRecord(container) && typeof container.name === "string" ? container.name : `#${String(segments[segments.length - 2])}`;
   return `${segments.slice(0, -2).join("/")}#${name}`;
+}
+
+/**
+ * The walk's yaml nodes of these parts, shared by reviews whose parts are the
+ * same (a ReplicaSet's pods, a re-applied Deployment): building nodes was a
+ * sixth of a warm review. Nothing changes the nodes (the webhook answers with
+ * a JSON Patch, it never edits them), and the key is their whole content.
+ */
+const documents = new Map<string, { document: Document.Parsed; nodes: unknown[] }>();
+const DOCUMENTS_MAX = 1024;
+
+function walkedDocument(parts: readonly Record<string, unknown>[]): { document: Document.Parsed; nodes: unknown[] } {
+  const key = JSON.stringify(parts);
+  let built = documents.get(key);
+  if (built === undefined) {
+    built = documentOf(parts);
+    if (documents.size >= DOCUMENTS_MAX) documents.clear();
+    documents.set(key, built);
+  }
+  return built;
+}
+
+/**
+ * Without its name: the webhook reads none of what the walk says about the
+ * object's identity (its log and denials name the object from the request),
+ * so objects that differ only in name share one walk.
+ */
+function anonymous(part: Record<string, unknown>): Record<string, unknown> {
+  const metadata = part.metadata;
+  if (!isRecord(metadata) || (metadata.name === undefined && metadata.generateName === undefined)) return part;
+  const rest: Record<string, unknown> = {};
+  for (const key of Object.keys(metadata)) if (key !== "name" && key !== "generateName") rest[key] = metadata[key];
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(part)) out[key] = key === "metadata" ? rest : part[key];
+  return out;
 }
 
 function withNamespace(object: Record<string, unknown>, namespace: string): Record<string, unknown> {

@@ -3,7 +3,9 @@
 // request, the API server's `?timeout=` honoured (the answer goes out before
 // it, lookups still open are cancelled), bodies bounded, every bad request a
 // 4xx that leaves the server as it was, one JSON log line per review, and a
-// drain on shutdown that lets in-flight reviews finish.
+// shutdown in two steps: unready (still serving, each answer closing its
+// connection) while the Service's endpoints catch up, then closed once the
+// reviews in flight have their answers.
 import { setMaxListeners } from "node:events";
 import { createServer } from "node:https";
 import type { Server } from "node:https";
@@ -43,7 +45,8 @@ export class WebhookServer {
   private readonly server: Server;
   private readonly certs: CertFiles;
   private inFlight = 0;
-  private draining = false;
+  /** Unready: /readyz fails, reviews are still answered, each on a connection that then closes. */
+  private leaving = false;
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: WebhookServerOptions) {
@@ -58,7 +61,17 @@ export class WebhookServer {
 
   /** The certificate is loaded and the server is not shutting down. */
   get ready(): boolean {
-    return this.certs.loaded && !this.draining;
+    return this.certs.loaded && !this.leaving;
+  }
+
+  /**
+   * The first step of a shutdown: /readyz fails, so the endpoint leaves the
+   * Service, but reviews that still arrive are answered (the API server and
+   * kube-proxy learn of the change a few seconds late). Each answer closes its
+   * connection, so a client's next request makes a new one, to a replica that stays.
+   */
+  unready(): void {
+    this.leaving = true;
   }
 
   get port(): number {
@@ -82,7 +95,7 @@ export class WebhookServer {
 
   /** Stops taking connections, lets every review in flight finish (up to drainTimeoutMs), then closes. */
   async close(): Promise<void> {
-    this.draining = true;
+    this.leaving = true;
     this.certs.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
@@ -102,7 +115,7 @@ export class WebhookServer {
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    if (this.draining) res.setHeader("connection", "close");
+    if (this.leaving) res.setHeader("connection", "close");
     const url = new URL(req.url ?? "/", "https://webhook");
     if (url.pathname !== MUTATE_PATH) return this.reject(req, res, 404, "not-found", `no such path ${url.pathname}; reviews go to POST ${MUTATE_PATH}`);
     if (req.method !== "POST") {

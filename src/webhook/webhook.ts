@@ -43,6 +43,13 @@ export interface WebhookConfig {
   readonly cacheSize: number;
   /** One registry request's attempt (the review's deadline usually ends it first). */
   readonly registryTimeoutMs: number;
+  /** The function's config keys of the same names (docs/config.md); defaults as there. */
+  readonly insecureRegistries?: readonly string[] | undefined;
+  readonly registryMirrors?: Readonly<Record<string, string[]>> | undefined;
+  /** Unique references of one review resolved at once. */
+  readonly concurrency?: number | undefined;
+  readonly registryConcurrency?: number | undefined;
+  readonly registryStreams?: number | undefined;
   /** Never mutated ($POD_NAMESPACE). */
   readonly ownNamespace?: string | undefined;
   /** Online mode: pull secrets and readiness from the cluster. */
@@ -63,6 +70,8 @@ export interface RunningWebhook {
   readonly cache: DigestCache;
   readonly stack: RegistryStack;
   readonly ports: { readonly webhook: number; readonly health: number; readonly metrics: number };
+  /** Unready (/readyz fails) while still serving: the first step of a shutdown. */
+  unready(): void;
   /** Drains in-flight reviews, then closes every server and the registry stack. */
   stop(): Promise<void>;
 }
@@ -74,10 +83,10 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
   const stack = new RegistryStack({
     timeoutMs: config.registryTimeoutMs,
     connectTimeoutMs: Math.min(DEFAULT_OPTIONS.connectTimeoutMs, config.registryTimeoutMs),
-    registryConcurrency: DEFAULT_OPTIONS.registryConcurrency,
-    registryStreams: DEFAULT_OPTIONS.registryStreams,
-    insecureRegistries: [],
-    registryMirrors: {},
+    registryConcurrency: config.registryConcurrency ?? DEFAULT_OPTIONS.registryConcurrency,
+    registryStreams: config.registryStreams ?? DEFAULT_OPTIONS.registryStreams,
+    insecureRegistries: config.insecureRegistries ?? [],
+    registryMirrors: config.registryMirrors ?? {},
     platform: config.platform,
     credentialRefreshMs: CREDENTIAL_REFRESH_MS,
     ...(config.env ? { env: config.env } : {}),
@@ -92,7 +101,7 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
     skipImages: config.skipImages,
     format: config.format,
     existingDigests: config.existingDigests,
-    concurrency: DEFAULT_OPTIONS.concurrency,
+    concurrency: config.concurrency ?? DEFAULT_OPTIONS.concurrency,
     ignoreErrors: config.ignoreErrors,
     dryRun: config.dryRun,
     ownNamespace: config.ownNamespace,
@@ -132,6 +141,7 @@ export async function startWebhook(config: WebhookConfig): Promise<RunningWebhoo
     cache,
     stack,
     ports: { webhook: server.port, health: health.boundPort, metrics: metricsServer.boundPort },
+    unready: () => server.unready(),
     stop: () =>
       (stopping ??= (async () => {
         await server.close();

@@ -7,6 +7,7 @@
    the checks walk rendered manifests as plain JSON; the schemas validate their shape first */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, cp, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,12 +16,27 @@ import { describe, it } from "../support/node-test.js";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { ROOT, runFn } from "../support/run-fn.js";
+import { useServer } from "../support/client-helpers.js";
+import { startRegistry } from "../support/registry.js";
+import { pushOciManifest } from "../support/seed.js";
+import { DRAIN_TIMEOUT_MS, webhookFlags } from "../../src/cli/webhook.js";
+
+/** A duration flag as the webhook reads it. */
+function durationMs(value: string): number {
+  const f = webhookFlags([`--shutdown-delay=${value}`], {});
+  assert.ok(f !== "help");
+  return f.shutdownDelayMs;
+}
 
 const run = promisify(execFile);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 const DIGEST = /^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$/;
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+const settersText = readFileSync(join(ROOT, "deploy/base/setters.yaml"), "utf8");
+/** The image setter's value as shipped (checked against the version below). */
+const shippedImage = /^ {2}image: (\S+)$/m.exec(settersText)?.[1] ?? "";
 
 async function kustomize(dir: string): Promise<Obj[]> {
   const { stdout } = await run("kubectl", ["kustomize", join(ROOT, dir)], { maxBuffer: 16 << 20 });
@@ -77,7 +93,7 @@ function checkBase(objects: Obj[], namespace = "krm-digester", replicas = 3): vo
   assert.equal(pod.securityContext.runAsNonRoot, true);
   const [container] = pod.containers as Obj[];
   assert.ok(container);
-  assert.match(container.image, DIGEST, "our own image is pinned");
+  assert.equal(container.image, shippedImage, "our own image, as setters.yaml has it");
   assert.equal(container.securityContext.readOnlyRootFilesystem, true);
   assert.equal(container.securityContext.allowPrivilegeEscalation, false);
   assert.deepEqual(container.securityContext.capabilities.drop, ["ALL"]);
@@ -85,8 +101,11 @@ function checkBase(objects: Obj[], namespace = "krm-digester", replicas = 3): vo
   const args = container.args as string[];
   assert.equal(args[0], "webhook");
   const flags = new Map(args.slice(1).map((a) => a.replace(/^--/, "").split("=") as [string, string]));
-  const known = ["port", "cert-dir", "health-addr", "metrics-addr", "offline", "disable-cert-rotation", "dry-run", "ignore-errors", "skip-prefixes", "kubeconfig"];
+  const known = ["port", "cert-dir", "health-addr", "metrics-addr", "offline", "disable-cert-rotation", "dry-run", "ignore-errors", "skip-prefixes", "kubeconfig", "shutdown-delay"];
   for (const f of flags.keys()) assert.ok(known.includes(f), `--${f} is one of issue 10's flags`);
+  // SIGTERM: unready but serving for --shutdown-delay, then at most DRAIN_TIMEOUT_MS for reviews in flight; the kubelet waits the grace period.
+  const delayMs = durationMs(flags.get("shutdown-delay") ?? "5s");
+  assert.ok(pod.terminationGracePeriodSeconds * 1000 > delayMs + DRAIN_TIMEOUT_MS, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > shutdown delay + drain`);
   const healthPort = Number(flags.get("health-addr")?.split(":").pop());
   const ports = new Map((container.ports as Obj[]).map((p) => [p.name, p.containerPort]));
   assert.equal(ports.get("health"), healthPort);
@@ -261,16 +280,63 @@ describe("deploy/base with kpt fn render", { skip: skipWithout("kpt") }, () => {
 });
 
 describe("deploy/base: our own image", () => {
-  it("is pinned, and our function leaves the package as it is (nothing to resolve)", async () => {
-    const files = (await readdir(join(ROOT, "deploy/base"))).filter((f) => f.endsWith(".yaml"));
-    const items = (await Promise.all(files.map((f) => readFile(join(ROOT, "deploy/base", f), "utf8"))))
-      .flatMap((text) => text.split(/^---$/m))
-      .map((doc) => doc.replace(/^/gm, "  ").replace(/^ {2}/, "- "))
-      .join("\n");
-    const input = `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${items}`;
-    const out = await runFn(input, { env: { ...process.env, HOME: tmpdir(), DOCKER_CONFIG: join(tmpdir(), "none") } });
-    assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stderr, /0 of 1 image fields pinned, 0 unique references resolved/);
-    assert.equal(out.stdout, input);
+  const registry = useServer(() => startRegistry());
+
+  it("is this version's (package.json), in setters.yaml and the Deployment alike", async () => {
+    assert.match(shippedImage, new RegExp(`^[^@\\s]+/krm-digester:${VERSION.replaceAll(".", "\\.")}(@sha256:[0-9a-f]{64})?$`), `setters.yaml image ${shippedImage} is version ${VERSION}`);
+    const deployment = await readFile(join(ROOT, "deploy/base/deployment.yaml"), "utf8");
+    assert.ok(deployment.includes(`image: ${shippedImage} # kpt-set: \${image}`), "the Deployment uses the setter's value");
+  });
+
+  it("scripts/pin-deploy.mjs (npm run release with RELEASE_IMAGE) pins it with our own function; then the function finds nothing to resolve", async () => {
+    const { digest } = await pushOciManifest(registry(), "team/krm-digester", VERSION);
+    const dir = await mkdtemp(join(tmpdir(), "krm-digester-pin-deploy-"));
+    try {
+      await cp(join(ROOT, "deploy/base"), dir, { recursive: true });
+      const home = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, "none") };
+      const image = `${registry().host}/team/krm-digester`;
+      const { stdout } = await run("node", [join(ROOT, "scripts/pin-deploy.mjs"), image, "--dir", dir], { env: home });
+      const pinned = `${image}:${VERSION}@${digest}`;
+      assert.equal(stdout.trim(), pinned);
+      assert.match(pinned, DIGEST);
+      assert.ok((await readFile(join(dir, "setters.yaml"), "utf8")).includes(`  image: ${pinned}\n`));
+      assert.ok((await readFile(join(dir, "deployment.yaml"), "utf8")).includes(`        image: ${pinned} # kpt-set: \${image}\n`));
+      // Only the image changed.
+      for (const f of await readdir(dir)) {
+        const was = await readFile(join(ROOT, "deploy/base", f), "utf8");
+        assert.equal((await readFile(join(dir, f), "utf8")).replaceAll(pinned, shippedImage), was, f);
+      }
+      const items = await packageItems(dir);
+      const out = await runFn(items, { env: home });
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, /0 of 1 image fields pinned, 0 unique references resolved/);
+      assert.equal(out.stdout, items);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses another version's tag, or an image that was not pushed, and leaves deploy/ as it was", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "krm-digester-pin-deploy-"));
+    try {
+      await cp(join(ROOT, "deploy/base"), dir, { recursive: true });
+      const env = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, "none") };
+      const pin = (image: string) => run("node", [join(ROOT, "scripts/pin-deploy.mjs"), image, "--dir", dir], { env });
+      await assert.rejects(pin(`${registry().host}/team/krm-digester:0.0.9`), (e: { stderr: string }) => e.stderr.includes(`the tag must be the version being released, ${VERSION}`));
+      await assert.rejects(pin(`${registry().host}/never/pushed`), (e: { stderr: string }) => /could not be pinned .*push the image first; deploy\/ is unchanged/.test(e.stderr));
+      for (const f of await readdir(dir)) assert.equal(await readFile(join(dir, f), "utf8"), await readFile(join(ROOT, "deploy/base", f), "utf8"), f);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
+
+/** deploy/base's objects as a ResourceList, the way kpt hands a package to a function. */
+async function packageItems(dir: string): Promise<string> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".yaml")).sort();
+  const items = (await Promise.all(files.map((f) => readFile(join(dir, f), "utf8"))))
+    .flatMap((text) => text.split(/^---$/m))
+    .map((doc) => doc.replace(/^/gm, "  ").replace(/^ {2}/, "- "))
+    .join("\n");
+  return `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${items}`;
+}

@@ -32,7 +32,8 @@ interface Running {
 
 async function startBinary(args: string[], env: NodeJS.ProcessEnv): Promise<Running> {
   const [port, health, metrics] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(BUNDLE, ["webhook", `--port=${port}`, `--health-addr=127.0.0.1:${health}`, `--metrics-addr=127.0.0.1:${metrics}`, ...args], {
+  // No shutdown delay: these tests stop the process as soon as they are done (test/webhook/shutdown.test.ts has the delay).
+  const child = spawn(BUNDLE, ["webhook", `--port=${port}`, `--health-addr=127.0.0.1:${health}`, `--metrics-addr=127.0.0.1:${metrics}`, "--shutdown-delay=0s", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env,
   });
