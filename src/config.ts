@@ -13,6 +13,8 @@ import type { ImageFormat } from "./name/format.js";
 import { compileGlob, InvalidGlobError } from "./name/glob.js";
 import { EXISTING_DIGEST_MODES } from "./core/existing.js";
 import type { ExistingDigestMode } from "./core/existing.js";
+import { parseFieldSpecs } from "./fields/field-spec.js";
+import type { FieldSpec } from "./fields/field-spec.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -54,6 +56,8 @@ export interface DigesterOptions {
   skipImages: string[];
   /** Digests already written: keep (no request), verify, refresh (src/core/existing.ts). */
   existingDigests: ExistingDigestMode;
+  /** More image fields, in kustomize's fieldSpec syntax (src/fields/field-spec.ts). */
+  fieldSpecs: FieldSpec[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -76,6 +80,7 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   format: "tag-and-digest",
   skipImages: [],
   existingDigests: "keep",
+  fieldSpecs: [],
 });
 
 export interface ConfigProblem {
@@ -105,6 +110,7 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   format: { key: "format", parse: oneOf(IMAGE_FORMATS) },
   skipImages: { key: "skipImages", parse: globList },
   existingDigests: { key: "existingDigests", parse: oneOf(EXISTING_DIGEST_MODES) },
+  fieldSpecs: { key: "fieldSpecs", parse: parseFieldSpecs },
 };
 
 export interface ParsedConfig {
@@ -114,7 +120,7 @@ export interface ParsedConfig {
 
 /** Reads the functionConfig node (absent = defaults). */
 export function parseConfig(node: Node | undefined, document: Document.Parsed): ParsedConfig {
-  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {}, buildArtifacts: [] };
+  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {}, buildArtifacts: [], fieldSpecs: [] };
   const problems: ConfigProblem[] = [];
   if (node === undefined) return { options, problems };
   if (!isMap(node)) {

@@ -6,6 +6,8 @@ import { canonicalName, nameAsWritten } from "../name/format.js";
 import { compileGlob, firstMatch } from "../name/glob.js";
 import type { ImageGlob } from "../name/glob.js";
 import type { ImageReference } from "../name/reference.js";
+import { formatSegments, lookup } from "../fields/lookup.js";
+import { POD_SPEC_PATHS } from "../workloads.js";
 
 /** Per resource: every image field of it is left alone (the webhook honours the same one). */
 export const SKIP_ANNOTATION = "krm-digester.dev/skip";
@@ -21,20 +23,71 @@ export function skipRules(prefixes: readonly string[], images: readonly string[]
   return { prefixes, globs: images.map(compileGlob) };
 }
 
-/** Why the whole resource is left alone, or undefined. */
-export function resourceSkipReason(item: YAMLMap, document: Document.Parsed): string | undefined {
-  const value = annotation(item, SKIP_ANNOTATION, document);
-  return value?.trim() === "true" ? `the resource has annotation ${SKIP_ANNOTATION}: "true"` : undefined;
+/** The skip annotations of one metadata: the resource's own, or a pod template's. */
+interface SkipScope {
+  /** The pod spec this metadata covers (e.g. ["spec", "template", "spec"]); empty for the whole resource. */
+  readonly specPath: readonly string[];
+  /** Where the annotations are, for a pod template's ("spec.template.metadata.annotations"); undefined for the resource's own. */
+  readonly where: string | undefined;
+  readonly skip: boolean;
+  readonly containers: ReadonlySet<string>;
 }
 
-/** The container names the resource's skip-containers annotation lists. */
-export function skippedContainers(item: YAMLMap, document: Document.Parsed): ReadonlySet<string> {
-  const value = annotation(item, SKIP_CONTAINERS_ANNOTATION, document);
-  return new Set((value ?? "").split(/[\s,]+/).filter((s) => s !== ""));
+export interface SkipAnnotations {
+  readonly scopes: readonly SkipScope[];
+  /** No annotation says anything: the common case, checked once per field. */
+  readonly none: boolean;
 }
 
-export function containerSkipReason(name: string): string {
-  return `container ${JSON.stringify(name)} is listed in annotation ${SKIP_CONTAINERS_ANNOTATION}`;
+/**
+ * The skip annotations of an item: on its own metadata, and on each pod
+ * template's metadata (`spec.template.metadata`, `template.metadata`,
+ * CronJob's `spec.jobTemplate.spec.template.metadata`), which cover that
+ * template's pod spec only.
+ */
+export function skipAnnotations(item: YAMLMap, document: Document.Parsed): SkipAnnotations {
+  const scopes: SkipScope[] = [];
+  const add = (metadata: unknown, specPath: readonly string[], where: string | undefined): void => {
+    const skip = annotation(metadata, SKIP_ANNOTATION, document)?.trim() === "true";
+    const containers = new Set((annotation(metadata, SKIP_CONTAINERS_ANNOTATION, document) ?? "").split(/[\s,]+/).filter((s) => s !== ""));
+    if (skip || containers.size > 0) scopes.push({ specPath, where, skip, containers });
+  };
+  add(deref(item.get("metadata", true), document), [], undefined);
+  for (const path of POD_SPEC_PATHS) {
+    if (path.length < 2) continue;
+    const metadataPath = [...path.slice(0, -1), "metadata"];
+    let node: Node | undefined = item;
+    for (const key of metadataPath) {
+      node = deref(node, document);
+      node = isMap(node) ? lookup(node, key, document) : undefined;
+    }
+    if (node !== undefined) add(deref(node, document), path, formatSegments([...metadataPath, "annotations"]));
+  }
+  return { scopes, none: scopes.length === 0 };
+}
+
+/**
+ * Why the field at `segments` is left alone by an annotation, or undefined:
+ * `skip: "true"` on the resource, then on the pod template holding the field,
+ * then `skip-containers` of either naming the field's container.
+ */
+export function fieldSkipReason(annotations: SkipAnnotations, segments: readonly (string | number)[], containerOf: () => string | undefined): string | undefined {
+  if (annotations.none) return undefined;
+  const covering = annotations.scopes.filter((s) => s.specPath.every((key, i) => segments[i] === key) && segments.length > s.specPath.length);
+  const skipped = covering.find((s) => s.skip);
+  if (skipped) {
+    return skipped.where === undefined
+      ? `the resource has annotation ${SKIP_ANNOTATION}: "true"`
+      : `its pod template has annotation ${SKIP_ANNOTATION}: "true" (${skipped.where})`;
+  }
+  if (!covering.some((s) => s.containers.size > 0)) return undefined;
+  const name = containerOf();
+  const listing = name === undefined ? undefined : covering.find((s) => s.containers.has(name));
+  if (!listing || name === undefined) return undefined;
+  const container = `container ${JSON.stringify(name)} is listed in`;
+  return listing.where === undefined
+    ? `${container} annotation ${SKIP_CONTAINERS_ANNOTATION}`
+    : `${container} its pod template's annotation ${SKIP_CONTAINERS_ANNOTATION} (${listing.where})`;
 }
 
 /**
@@ -59,17 +112,16 @@ export function containerName(item: YAMLMap, segments: readonly (string | number
   let node: Node | undefined = item;
   for (const key of segments.slice(0, -1)) {
     node = deref(node, document);
-    if (isMap(node) && typeof key === "string") node = node.get(key, true);
+    if (isMap(node) && typeof key === "string") node = lookup(node, key, document);
     else if (isSeq(node) && typeof key === "number") node = node.items[key] as Node | undefined;
     else return undefined;
   }
   node = deref(node, document);
-  const name = isMap(node) ? deref(node.get("name", true), document) : undefined;
+  const name = isMap(node) ? deref(lookup(node, "name", document), document) : undefined;
   return isScalar(name) && typeof name.value === "string" ? name.value : undefined;
 }
 
-function annotation(item: YAMLMap, key: string, document: Document.Parsed): string | undefined {
-  const metadata = deref(item.get("metadata", true), document);
+function annotation(metadata: unknown, key: string, document: Document.Parsed): string | undefined {
   const annotations = isMap(metadata) ? deref(metadata.get("annotations", true), document) : undefined;
   const value = isMap(annotations) ? deref(annotations.get(key, true), document) : undefined;
   const v = isScalar(value) ? value.value : undefined;

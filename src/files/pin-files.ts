@@ -90,7 +90,7 @@ export async function pinFiles(files: readonly YamlFile[], options: DigesterOpti
         stats.fields += report.stats.fields;
         stats.pinned += report.stats.pinned;
         edits.push(...report.edits);
-        const lines = fieldLines(file.text, item, document);
+        const lines = fieldLines(file.text, item, document, options);
         for (const result of report.results) {
           // A warning about a pull secret is placed on that Secret, in whichever file it is.
           const secret = result.field === undefined ? located.find((c) => sameRef(result.resourceRef, resourceRef(c.item))) : undefined;
@@ -132,9 +132,9 @@ function sameRef(a: ResourceRef | undefined, b: ResourceRef): boolean {
 }
 
 /** Field path -> 1-based line of each image field of the object. */
-function fieldLines(text: string, item: YAMLMap, document: Document.Parsed): Map<string, number> {
+function fieldLines(text: string, item: YAMLMap, document: Document.Parsed, options: DigesterOptions): Map<string, number> {
   const lines = new Map<string, number>();
-  for (const slot of imageSlots(item, document)) {
+  for (const slot of imageSlots(item, document, options.fieldSpecs)) {
     const offset = slot.kind === "image" ? slot.node.range?.[0] : undefined;
     if (offset !== undefined) lines.set(slot.path, lineOf(text, offset));
   }
