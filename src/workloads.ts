@@ -12,7 +12,7 @@ import { describe } from "./resourcelist/nodes.js";
 import { builtinSlots, imageVolume } from "./fields/builtin.js";
 import { fieldSpecSlots, selects } from "./fields/field-spec.js";
 import type { FieldSpec } from "./fields/field-spec.js";
-import { deref, formatSegments, isNothing, lookup } from "./fields/lookup.js";
+import { deref, isNothing, lookup } from "./fields/lookup.js";
 import type { Segment } from "./fields/lookup.js";
 import type { ImageSlot } from "./fields/slot.js";
 
@@ -40,24 +40,26 @@ export const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContai
  */
 export function imageSlots(item: YAMLMap, document: Document.Parsed, fieldSpecs: readonly FieldSpec[] = []): ImageSlot[] {
   const slots: ImageSlot[] = [];
-  for (const path of POD_SPEC_PATHS) {
+  POD_SPEC_PATHS.forEach((path, p) => {
     const spec = getPath(item, path, document);
-    if (!isMap(spec) || !CONTAINER_LISTS.some((list) => lookup(spec, list, document) !== undefined)) continue;
+    if (!isMap(spec) || !CONTAINER_LISTS.some((list) => lookup(spec, list, document) !== undefined)) return;
     for (const list of CONTAINER_LISTS) {
       const containers = deref(lookup(spec, list, document), document);
       if (isNothing(containers)) continue;
       const listPath = [...path, list];
+      // Plain keys: the path is written as it is (formatSegments is for keys that need brackets).
+      const listText = `${POD_SPEC_TEXT[p]}.${list}`;
       if (!isSeq(containers)) {
-        slots.push(problem(listPath, `${list} must be a list, got ${describe(containers)}`));
+        slots.push({ kind: "problem", path: listText, segments: listPath, message: `${list} must be a list, got ${describe(containers)}` });
         continue;
       }
       containers.items.forEach((entry, i) => {
         const container = deref(entry as Node, document);
         if (!isMap(container)) {
-          slots.push(problem([...listPath, i], `container must be a mapping, got ${describe(container)}`));
+          slots.push({ kind: "problem", path: `${listText}[${i}]`, segments: [...listPath, i], message: `container must be a mapping, got ${describe(container)}` });
           return;
         }
-        slots.push(imageOf(container, [...listPath, i, "image"], document));
+        slots.push(imageOf(container, `${listText}[${i}].image`, [...listPath, i, "image"], document));
       });
     }
     // Image volumes (Kubernetes 1.31+): `volumes[].image.reference`, pulled like a container image.
@@ -68,8 +70,9 @@ export function imageSlots(item: YAMLMap, document: Document.Parsed, fieldSpecs:
         if (slot) slots.push(slot);
       });
     }
-  }
-  slots.push(...builtinSlots(item, document));
+  });
+  const custom = builtinSlots(item, document);
+  if (custom.length > 0) slots.push(...custom);
   if (fieldSpecs.length === 0) return slots;
   const seen = new Set(slots.map((s) => s.path));
   for (const spec of fieldSpecs) {
@@ -83,12 +86,9 @@ export function imageSlots(item: YAMLMap, document: Document.Parsed, fieldSpecs:
   return slots;
 }
 
-function problem(segments: Segment[], message: string): ImageSlot {
-  return { kind: "problem", path: formatSegments(segments), segments, message };
-}
+const POD_SPEC_TEXT = POD_SPEC_PATHS.map((path) => path.join("."));
 
-function imageOf(container: YAMLMap, segments: Segment[], document: Document.Parsed): ImageSlot {
-  const path = formatSegments(segments);
+function imageOf(container: YAMLMap, path: string, segments: Segment[], document: Document.Parsed): ImageSlot {
   const name = deref(lookup(container, "name", document), document);
   const who = isScalar(name) && typeof name.value === "string" ? `container ${quote(name.value)}` : "container";
   const raw = lookup(container, "image", document);

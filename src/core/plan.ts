@@ -23,7 +23,7 @@ import { imageSlots } from "../workloads.js";
 import type { FieldSpec } from "../workloads.js";
 import { existingLookup, existingVerdict } from "./existing.js";
 import type { ExistingDigestMode } from "./existing.js";
-import { containerName, fieldSkipReason, imageSkipReason, skipAnnotations, skipRules } from "./skip.js";
+import { containerName, imageSkipReason, SkipAnnotations, skipRules } from "./skip.js";
 
 /** A key or list index on the way from an item's root to a field. */
 export type Segment = string | number;
@@ -145,7 +145,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
     const resource = resourceRef(entry);
     const file = fileRef(entry);
     // The resource's own annotations, and those of each pod template's metadata.
-    const annotations = skipAnnotations(entry, input.document);
+    const annotations = new SkipAnnotations(entry, input.document);
     let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
@@ -153,7 +153,7 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       if (options.include && !options.include(at)) continue;
       fields++;
       const current = slot.kind === "image" ? slot.value : slot.currentValue;
-      const skipWhy = fieldSkipReason(annotations, at.segments, () => containerName(entry, at.segments, input.document));
+      const skipWhy = annotations.reason(at.segments, () => containerName(entry, at.segments, input.document));
       if (skipWhy !== undefined) {
         const what = slot.kind === "image" ? `left ${slot.value} alone` : "left alone";
         report(located(where, { severity: "info", message: `${what}: ${skipWhy}` }, current));

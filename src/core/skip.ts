@@ -25,69 +25,82 @@ export function skipRules(prefixes: readonly string[], images: readonly string[]
 
 /** The skip annotations of one metadata: the resource's own, or a pod template's. */
 interface SkipScope {
-  /** The pod spec this metadata covers (e.g. ["spec", "template", "spec"]); empty for the whole resource. */
-  readonly specPath: readonly string[];
   /** Where the annotations are, for a pod template's ("spec.template.metadata.annotations"); undefined for the resource's own. */
   readonly where: string | undefined;
   readonly skip: boolean;
   readonly containers: ReadonlySet<string>;
 }
 
-export interface SkipAnnotations {
-  readonly scopes: readonly SkipScope[];
-  /** No annotation says anything: the common case, checked once per field. */
-  readonly none: boolean;
-}
+/** Pod spec paths that sit in a template with its own metadata (all but a Pod's `spec`). */
+const TEMPLATE_SPECS = POD_SPEC_PATHS.filter((path) => path.length > 1);
 
 /**
- * The skip annotations of an item: on its own metadata, and on each pod
- * template's metadata (`spec.template.metadata`, `template.metadata`,
- * CronJob's `spec.jobTemplate.spec.template.metadata`), which cover that
- * template's pod spec only.
+ * The skip annotations that apply to an item's fields: on its own metadata,
+ * and on each pod template's metadata (`spec.template.metadata`,
+ * `template.metadata`, CronJob's `spec.jobTemplate.spec.template.metadata`),
+ * which cover that template's pod spec only. A template's metadata is read
+ * when a field under it is asked about, once.
  */
-export function skipAnnotations(item: YAMLMap, document: Document.Parsed): SkipAnnotations {
-  const scopes: SkipScope[] = [];
-  const add = (metadata: unknown, specPath: readonly string[], where: string | undefined): void => {
-    const skip = annotation(metadata, SKIP_ANNOTATION, document)?.trim() === "true";
-    const containers = new Set((annotation(metadata, SKIP_CONTAINERS_ANNOTATION, document) ?? "").split(/[\s,]+/).filter((s) => s !== ""));
-    if (skip || containers.size > 0) scopes.push({ specPath, where, skip, containers });
-  };
-  add(deref(item.get("metadata", true), document), [], undefined);
-  for (const path of POD_SPEC_PATHS) {
-    if (path.length < 2) continue;
-    const metadataPath = [...path.slice(0, -1), "metadata"];
-    let node: Node | undefined = item;
-    for (const key of metadataPath) {
-      node = deref(node, document);
-      node = isMap(node) ? lookup(node, key, document) : undefined;
+export class SkipAnnotations {
+  private readonly resource: SkipScope | undefined;
+  private templates: Map<readonly string[], SkipScope | undefined> | undefined;
+
+  constructor(
+    private readonly item: YAMLMap,
+    private readonly document: Document.Parsed,
+  ) {
+    this.resource = scopeOf(deref(item.get("metadata", true), document), () => undefined, document);
+  }
+
+  /**
+   * Why the field at `segments` is left alone by an annotation, or undefined:
+   * `skip: "true"` on the resource, then on the pod template holding the
+   * field, then `skip-containers` of either naming the field's container.
+   */
+  reason(segments: readonly (string | number)[], containerOf: () => string | undefined): string | undefined {
+    const template = this.template(segments);
+    const skipped = this.resource?.skip ? this.resource : template?.skip ? template : undefined;
+    if (skipped) {
+      return skipped.where === undefined
+        ? `the resource has annotation ${SKIP_ANNOTATION}: "true"`
+        : `its pod template has annotation ${SKIP_ANNOTATION}: "true" (${skipped.where})`;
     }
-    if (node !== undefined) add(deref(node, document), path, formatSegments([...metadataPath, "annotations"]));
+    if (!this.resource && !template) return undefined;
+    const name = containerOf();
+    if (name === undefined) return undefined;
+    const listing = this.resource?.containers.has(name) ? this.resource : template?.containers.has(name) ? template : undefined;
+    if (!listing) return undefined;
+    const container = `container ${JSON.stringify(name)} is listed in`;
+    return listing.where === undefined
+      ? `${container} annotation ${SKIP_CONTAINERS_ANNOTATION}`
+      : `${container} its pod template's annotation ${SKIP_CONTAINERS_ANNOTATION} (${listing.where})`;
   }
-  return { scopes, none: scopes.length === 0 };
+
+  /** The skip annotations of the pod template whose pod spec holds the field, if it has any. */
+  private template(segments: readonly (string | number)[]): SkipScope | undefined {
+    const spec = TEMPLATE_SPECS.find((path) => segments.length > path.length && path.every((key, i) => segments[i] === key));
+    if (!spec) return undefined;
+    this.templates ??= new Map();
+    if (this.templates.has(spec)) return this.templates.get(spec);
+    const metadataPath = [...spec.slice(0, -1), "metadata"];
+    let node: Node | undefined = this.item;
+    for (const key of metadataPath) {
+      node = deref(node, this.document);
+      node = isMap(node) ? lookup(node, key, this.document) : undefined;
+    }
+    const scope = scopeOf(deref(node, this.document), () => formatSegments([...metadataPath, "annotations"]), this.document);
+    this.templates.set(spec, scope);
+    return scope;
+  }
 }
 
-/**
- * Why the field at `segments` is left alone by an annotation, or undefined:
- * `skip: "true"` on the resource, then on the pod template holding the field,
- * then `skip-containers` of either naming the field's container.
- */
-export function fieldSkipReason(annotations: SkipAnnotations, segments: readonly (string | number)[], containerOf: () => string | undefined): string | undefined {
-  if (annotations.none) return undefined;
-  const covering = annotations.scopes.filter((s) => s.specPath.every((key, i) => segments[i] === key) && segments.length > s.specPath.length);
-  const skipped = covering.find((s) => s.skip);
-  if (skipped) {
-    return skipped.where === undefined
-      ? `the resource has annotation ${SKIP_ANNOTATION}: "true"`
-      : `its pod template has annotation ${SKIP_ANNOTATION}: "true" (${skipped.where})`;
-  }
-  if (!covering.some((s) => s.containers.size > 0)) return undefined;
-  const name = containerOf();
-  const listing = name === undefined ? undefined : covering.find((s) => s.containers.has(name));
-  if (!listing || name === undefined) return undefined;
-  const container = `container ${JSON.stringify(name)} is listed in`;
-  return listing.where === undefined
-    ? `${container} annotation ${SKIP_CONTAINERS_ANNOTATION}`
-    : `${container} its pod template's annotation ${SKIP_CONTAINERS_ANNOTATION} (${listing.where})`;
+function scopeOf(metadata: unknown, where: () => string | undefined, document: Document.Parsed): SkipScope | undefined {
+  // Most metadata has no annotations, or none of ours: nothing to build.
+  const annotations = isMap(metadata) ? deref(metadata.get("annotations", true), document) : undefined;
+  if (!isMap(annotations) || (!annotations.has(SKIP_ANNOTATION) && !annotations.has(SKIP_CONTAINERS_ANNOTATION))) return undefined;
+  const skip = annotation(metadata, SKIP_ANNOTATION, document)?.trim() === "true";
+  const containers = new Set((annotation(metadata, SKIP_CONTAINERS_ANNOTATION, document) ?? "").split(/[\s,]+/).filter((s) => s !== ""));
+  return skip || containers.size > 0 ? { where: where(), skip, containers } : undefined;
 }
 
 /**
