@@ -15,6 +15,8 @@ import { EXISTING_DIGEST_MODES } from "./core/existing.js";
 import type { ExistingDigestMode } from "./core/existing.js";
 import { InvalidPlatformError, parsePlatform } from "./name/platform.js";
 import type { Platform } from "./name/platform.js";
+import { parseFieldSpecs } from "./fields/field-spec.js";
+import type { FieldSpec } from "./fields/field-spec.js";
 
 export const CONFIG_API_VERSION = "fn.krm-digester.dev/v1alpha1";
 export const CONFIG_KIND = "DigesterConfig";
@@ -58,6 +60,8 @@ export interface DigesterOptions {
   existingDigests: ExistingDigestMode;
   /** Pin this platform's manifest of multi-platform images (src/name/platform.ts); undefined: the index digest. */
   platform: Platform | undefined;
+  /** More image fields, in kustomize's fieldSpec syntax (src/fields/field-spec.ts). */
+  fieldSpecs: FieldSpec[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
@@ -81,6 +85,7 @@ export const DEFAULT_OPTIONS: Readonly<DigesterOptions> = Object.freeze({
   skipImages: [],
   existingDigests: "keep",
   platform: undefined,
+  fieldSpecs: [],
 });
 
 export interface ConfigProblem {
@@ -111,6 +116,7 @@ const FIELDS: Record<keyof DigesterOptions, { key: string; parse: FieldParser }>
   skipImages: { key: "skipImages", parse: globList },
   existingDigests: { key: "existingDigests", parse: oneOf(EXISTING_DIGEST_MODES) },
   platform: { key: "platform", parse: platformValue },
+  fieldSpecs: { key: "fieldSpecs", parse: parseFieldSpecs },
 };
 
 export interface ParsedConfig {
@@ -120,7 +126,7 @@ export interface ParsedConfig {
 
 /** Reads the functionConfig node (absent = defaults). */
 export function parseConfig(node: Node | undefined, document: Document.Parsed): ParsedConfig {
-  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {}, buildArtifacts: [] };
+  const options: DigesterOptions = { ...DEFAULT_OPTIONS, skipPrefixes: [], insecureRegistries: [], registryMirrors: {}, buildArtifacts: [], fieldSpecs: [] };
   const problems: ConfigProblem[] = [];
   if (node === undefined) return { options, problems };
   if (!isMap(node)) {

@@ -123,7 +123,7 @@ export async function runFunction(
     lock = after.edit;
   }
   // Throws InputError rather than return text that does not read back exactly.
-  let output = writeResourceList(list, report.edits, report.results);
+  let output = writeResourceList(list, report.edits, report.results, config.options.fieldSpecs);
   if (lock) {
     // The pins and results are proven above; the DigestLock (a generated item) is written on top,
     // before the results edit at the same offset, and the whole list must still parse as one.

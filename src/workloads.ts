@@ -1,13 +1,23 @@
 // The walk over workloads: where pod specs live and which fields in them hold
 // container images. Only these fields are touched; an `image:` key anywhere
-// else (a ConfigMap, an env value, an arg) is not an image to pin. Keys are
-// looked up as Kubernetes reads YAML: with merge keys (`<<: *base`), so a
-// container that inherits its image from an anchored mapping has that image.
-import { isMap, isScalar, isSeq, isAlias, isPair } from "yaml";
-import type { Document, Node, Scalar, YAMLMap } from "yaml";
+// else (a ConfigMap, an env value, an arg) is not an image to pin. Beyond pod
+// specs: the Tekton and Argo Workflows kinds (src/fields/builtin.ts) and the
+// user's fieldSpecs (src/fields/field-spec.ts). Keys are looked up as
+// Kubernetes reads YAML: with merge keys (`<<: *base`), so a container that
+// inherits its image from an anchored mapping has that image.
+import { isMap, isScalar, isSeq } from "yaml";
+import type { Document, Node, YAMLMap } from "yaml";
 import { quote } from "./quote.js";
-import { isMergeKey } from "./resourcelist/limits.js";
-import { describe } from "./resourcelist/resource-list.js";
+import { describe } from "./resourcelist/nodes.js";
+import { builtinSlots, imageVolume } from "./fields/builtin.js";
+import { fieldSpecSlots, selects } from "./fields/field-spec.js";
+import type { FieldSpec } from "./fields/field-spec.js";
+import { deref, isNothing, lookup } from "./fields/lookup.js";
+import type { Segment } from "./fields/lookup.js";
+import type { ImageSlot } from "./fields/slot.js";
+
+export type { ImageSlot } from "./fields/slot.js";
+export type { FieldSpec } from "./fields/field-spec.js";
 
 /**
  * Paths at which an object may hold a pod spec: Pod (`spec`), PodTemplate
@@ -23,51 +33,74 @@ export const POD_SPEC_PATHS: readonly (readonly string[])[] = [
 
 export const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
 
-export type ImageSlot =
-  | { readonly kind: "image"; readonly path: string; readonly node: Scalar; readonly value: string }
-  | { readonly kind: "problem"; readonly path: string; readonly message: string; readonly currentValue?: unknown };
-
-/** Every image field of one item, in document order, and each malformed container. */
-export function imageSlots(item: YAMLMap, document: Document.Parsed): ImageSlot[] {
+/**
+ * Every image field of one item, in document order, and each malformed one:
+ * pod specs (containers, then image volumes), the built-in custom resources,
+ * then `fieldSpecs` (a field found already is not found twice).
+ */
+export function imageSlots(item: YAMLMap, document: Document.Parsed, fieldSpecs: readonly FieldSpec[] = []): ImageSlot[] {
   const slots: ImageSlot[] = [];
-  for (const path of POD_SPEC_PATHS) {
+  POD_SPEC_PATHS.forEach((path, p) => {
     const spec = getPath(item, path, document);
-    if (!isMap(spec) || !CONTAINER_LISTS.some((list) => lookup(spec, list, document) !== undefined)) continue;
+    if (!isMap(spec) || !CONTAINER_LISTS.some((list) => lookup(spec, list, document) !== undefined)) return;
     for (const list of CONTAINER_LISTS) {
       const containers = deref(lookup(spec, list, document), document);
-      if (containers === undefined || (isScalar(containers) && containers.value === null)) continue;
-      const listPath = `${path.join(".")}.${list}`;
+      if (isNothing(containers)) continue;
+      const listPath = [...path, list];
+      // Plain keys: the path is written as it is (formatSegments is for keys that need brackets).
+      const listText = `${POD_SPEC_TEXT[p]}.${list}`;
       if (!isSeq(containers)) {
-        slots.push({ kind: "problem", path: listPath, message: `${list} must be a list, got ${describe(containers)}` });
+        slots.push({ kind: "problem", path: listText, segments: listPath, message: `${list} must be a list, got ${describe(containers)}` });
         continue;
       }
       containers.items.forEach((entry, i) => {
         const container = deref(entry as Node, document);
-        const containerPath = `${listPath}[${i}]`;
         if (!isMap(container)) {
-          slots.push({ kind: "problem", path: containerPath, message: `container must be a mapping, got ${describe(container)}` });
+          slots.push({ kind: "problem", path: `${listText}[${i}]`, segments: [...listPath, i], message: `container must be a mapping, got ${describe(container)}` });
           return;
         }
-        slots.push(imageOf(container, `${containerPath}.image`, document));
+        slots.push(imageOf(container, `${listText}[${i}].image`, [...listPath, i, "image"], document));
       });
+    }
+    // Image volumes (Kubernetes 1.31+): `volumes[].image.reference`, pulled like a container image.
+    const volumes = deref(lookup(spec, "volumes", document), document);
+    if (isSeq(volumes)) {
+      volumes.items.forEach((entry, i) => {
+        const slot = imageVolume(deref(entry as Node, document), [...path, "volumes", i], document);
+        if (slot) slots.push(slot);
+      });
+    }
+  });
+  const custom = builtinSlots(item, document);
+  if (custom.length > 0) slots.push(...custom);
+  if (fieldSpecs.length === 0) return slots;
+  const seen = new Set(slots.map((s) => s.path));
+  for (const spec of fieldSpecs) {
+    if (!selects(spec, item, document)) continue;
+    for (const slot of fieldSpecSlots(spec, item, document)) {
+      if (seen.has(slot.path)) continue;
+      seen.add(slot.path);
+      slots.push(slot);
     }
   }
   return slots;
 }
 
-function imageOf(container: YAMLMap, path: string, document: Document.Parsed): ImageSlot {
+const POD_SPEC_TEXT = POD_SPEC_PATHS.map((path) => path.join("."));
+
+function imageOf(container: YAMLMap, path: string, segments: Segment[], document: Document.Parsed): ImageSlot {
   const name = deref(lookup(container, "name", document), document);
   const who = isScalar(name) && typeof name.value === "string" ? `container ${quote(name.value)}` : "container";
   const raw = lookup(container, "image", document);
-  if (raw === undefined) return { kind: "problem", path, message: `${who} has no image` };
+  if (raw === undefined) return { kind: "problem", path, segments, message: `${who} has no image` };
   // An alias points at the anchored scalar: edit that one, once.
   const node = deref(raw, document);
   if (!isScalar(node) || typeof node.value !== "string") {
     const currentValue = isScalar(node) ? node.value : undefined;
-    return { kind: "problem", path, message: `${who} image must be a string, got ${describe(node)}`, currentValue };
+    return { kind: "problem", path, segments, message: `${who} image must be a string, got ${describe(node)}`, currentValue };
   }
-  if (node.value === "") return { kind: "problem", path, message: `${who} image is empty`, currentValue: "" };
-  return { kind: "image", path, node: node, value: node.value };
+  if (node.value === "") return { kind: "problem", path, segments, message: `${who} image is empty`, currentValue: "" };
+  return { kind: "image", path, segments, node: node, value: node.value };
 }
 
 function getPath(item: YAMLMap, path: readonly string[], document: Document.Parsed): Node | undefined {
@@ -78,29 +111,4 @@ function getPath(item: YAMLMap, path: readonly string[], document: Document.Pars
     node = lookup(node, key, document);
   }
   return deref(node, document);
-}
-
-/**
- * The value node of `key` in `map`: its own pair, else the first merged
- * mapping (`<<: *a` or `<<: [*a, *b]`, earlier ones first) that has the key,
- * as yaml's `merge: true` and Kubernetes' YAML reader resolve it.
- */
-function lookup(map: YAMLMap, key: string, document: Document.Parsed, depth = 0): Node | undefined {
-  const own = map.get(key, true) as Node | undefined;
-  if (own !== undefined || depth > 64) return own;
-  for (const pair of map.items) {
-    if (!isPair(pair) || !isMergeKey(pair.key)) continue;
-    const value = deref(pair.value as Node | undefined, document);
-    const sources = isSeq(value) ? value.items.map((item) => deref(item as Node, document)) : [value];
-    for (const source of sources) {
-      if (!isMap(source)) continue;
-      const found = lookup(source, key, document, depth + 1);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
-function deref(node: Node | undefined, document: Document.Parsed): Node | undefined {
-  return isAlias(node) ? (node.resolve(document)) : node;
 }

@@ -55,7 +55,13 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   platform            pin one platform's manifest of multi-platform images instead of
                       the index: linux/arm64, linux/arm/v7, windows(10.0.17763.1234)/amd64
                       or windows/amd64:10.0.17763.1234 (default: the index digest)
-Annotations: krm-digester.dev/skip: "true" leaves a resource alone;
+  fieldSpecs          more image fields, kustomize's {group, version, kind, path}
+                      with / between keys, lists walked implicitly; in a ConfigMap
+                      one YAML string, e.g. '[{kind: Runner, path: spec/runner/image}]'
+Built in beyond pod specs: image volumes, Tekton (tekton.dev) and Argo
+Workflows (argoproj.io) kinds (README "What we pin where").
+Annotations: krm-digester.dev/skip: "true" leaves a resource (or, on a pod
+template's metadata, that template) alone;
 krm-digester.dev/skip-containers: "istio-proxy,linkerd-proxy" those containers.
 Every skipped field gets an info result naming the rule; ko:// placeholders are
 left alone with a warning.

@@ -2,6 +2,7 @@
 // a yaml document, so the one walk and the one pull-secret reader run on them.
 import { Document, isMap, Pair, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { MEASURED } from "../resourcelist/limits.js";
+import { isBuiltinKind } from "../fields/builtin.js";
 import { CONTAINER_LISTS, POD_SPEC_PATHS } from "../workloads.js";
 
 /** A document holding `objects` as a list (no source text: nothing is edited in it). */
@@ -99,6 +100,8 @@ export function walkable(object: Json): Json {
     for (const key of ["name", "namespace", "generateName", "annotations"]) if (metadata[key] !== undefined) m[key] = metadata[key];
     out.metadata = m;
   }
+  // Tekton and Argo Workflows objects: their spec as it is (the built-in walk reads deep into it).
+  if (isObject(object.spec) && isBuiltinKind(object.apiVersion, object.kind)) out.spec = structuredClone(object.spec);
   for (const path of POD_SPEC_PATHS) {
     let from: unknown = object;
     for (const key of path) from = isObject(from) ? from[key] : undefined;
@@ -110,6 +113,18 @@ export function walkable(object: Json): Json {
       to = next;
     }
     for (const key of POD_SPEC_KEYS) if (from[key] !== undefined) to[key] = from[key];
+    // Image volumes (name and image source), at the same indexes; other volumes as empty entries.
+    if (Array.isArray(from.volumes) && from.volumes.some((v) => isObject(v) && v.image !== undefined)) {
+      to.volumes = from.volumes.map((v: unknown) => (isObject(v) ? { ...(v.name !== undefined ? { name: v.name } : {}), ...(v.image !== undefined ? { image: v.image } : {}) } : v));
+    }
+    // The pod template's own skip annotations (src/core/skip.ts).
+    const template = path.length > 1 ? path.slice(0, -1).reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), object) : undefined;
+    const annotations = isObject(template) && isObject(template.metadata) ? template.metadata.annotations : undefined;
+    if (annotations !== undefined) {
+      let at = out;
+      for (const key of path.slice(0, -1)) at = isObject(at[key]) ? at[key] : (at[key] = {});
+      at.metadata = { annotations };
+    }
     for (const list of CONTAINER_LISTS) {
       const containers = from[list];
       if (containers === undefined) continue;

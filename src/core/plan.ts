@@ -20,9 +20,10 @@ import type { DigestSource } from "../resolve.js";
 import { fieldValue } from "../results.js";
 import type { FileRef, ResourceRef, Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
+import type { FieldSpec } from "../workloads.js";
 import { existingLookup, existingVerdict } from "./existing.js";
 import type { ExistingDigestMode } from "./existing.js";
-import { containerName, containerSkipReason, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "./skip.js";
+import { containerName, imageSkipReason, SkipAnnotations, skipRules } from "./skip.js";
 
 /** A key or list index on the way from an item's root to a field. */
 export type Segment = string | number;
@@ -66,6 +67,8 @@ export interface PlanOptions {
    * oldObject had for the same repo:tag), or undefined to resolve it.
    */
   readonly known?: ((slot: Slot, ref: ImageReference) => string | undefined) | undefined;
+  /** More image fields, in kustomize's fieldSpec syntax (src/fields/field-spec.ts); default none. */
+  readonly fieldSpecs?: readonly FieldSpec[] | undefined;
   /** Only these fields are looked at (the webhook on `pods/ephemeralcontainers`: ephemeral containers only); default all. */
   readonly include?: ((slot: Slot) => boolean) | undefined;
 }
@@ -137,28 +140,27 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       return;
     }
     if (isLocalConfig(entry)) return;
-    const slots = imageSlots(entry, input.document);
+    const slots = imageSlots(entry, input.document, options.fieldSpecs);
     if (slots.length === 0) return;
     const resource = resourceRef(entry);
     const file = fileRef(entry);
-    const skipResource = resourceSkipReason(entry, input.document);
-    const skipNames = skippedContainers(entry, input.document);
+    // The resource's own annotations, and those of each pod template's metadata.
+    const annotations = new SkipAnnotations(entry, input.document);
     let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
-      const at: Slot = { itemIndex, item: entry, path: slot.path, segments: segmentsOf(slot.path) };
+      const at: Slot = { itemIndex, item: entry, path: slot.path, segments: slot.segments };
       if (options.include && !options.include(at)) continue;
       fields++;
       const current = slot.kind === "image" ? slot.value : slot.currentValue;
-      const name = skipResource === undefined && skipNames.size > 0 ? containerName(entry, at.segments, input.document) : undefined;
-      const skipWhy = skipResource ?? (name !== undefined && skipNames.has(name) ? containerSkipReason(name) : undefined);
+      const skipWhy = annotations.reason(at.segments, () => containerName(entry, at.segments, input.document));
       if (skipWhy !== undefined) {
         const what = slot.kind === "image" ? `left ${slot.value} alone` : "left alone";
         report(located(where, { severity: "info", message: `${what}: ${skipWhy}` }, current));
         continue;
       }
       if (slot.kind === "problem") {
-        const message = `${slot.message}; set it to an image reference such as registry/repository:tag`;
+        const message = `${slot.message}; ${slot.hint ?? "set it to an image reference such as registry/repository:tag"}`;
         report(located(where, { severity: "error", message }, slot.currentValue));
         failures.push({ ...at, image: undefined, cause: "INVALID_FIELD", message });
         continue;

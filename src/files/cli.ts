@@ -140,7 +140,7 @@ export async function pinCommand(args: readonly string[], deps: FilesDeps): Prom
   }
   const changes = [...report.changes];
   if (options.lock && mode === "pin") {
-    const change = lockChange(read.files, lock, opened.source, await newLockPath(parsed.paths, deps.cwd), deps.cwd);
+    const change = lockChange(read.files, lock, opened.source, await newLockPath(parsed.paths, deps.cwd), deps.cwd, options.fieldSpecs);
     if (change) changes.push(change);
   }
   const results: FileResult[] = [...read.results, ...lockProblems, ...report.results, ...warnings.map((w): FileResult => ({ severity: "warning", message: w }))];

@@ -8,6 +8,7 @@ import type { YAMLMap } from "yaml";
 import { LOCK_FILE, isDigestLock, lockDocument, lockUpdateEdit, nextLockEntries, readLock } from "../lock/digest-lock.js";
 import type { FoundLock } from "../lock/digest-lock.js";
 import { usedReferences } from "../lock/package-lock.js";
+import type { FieldSpec } from "../workloads.js";
 import { parseReference } from "../name/reference.js";
 import { applyEdits } from "../resourcelist/edits.js";
 import type { ModeSource } from "../sources/mode-source.js";
@@ -57,9 +58,10 @@ export function lockChange(
   source: ModeSource,
   newPath: string,
   cwd: string,
+  fieldSpecs: readonly FieldSpec[] = [],
 ): { file: YamlFile; after: string } | undefined {
   const used = files.flatMap((f) =>
-    f.documents.flatMap((d) => (isMap(d.contents) ? usedReferences([d.contents], d, (node) => source.lockOutcome(parseReference(String(node.value)))) : [])),
+    f.documents.flatMap((d) => (isMap(d.contents) ? usedReferences([d.contents], d, (node) => source.lockOutcome(parseReference(String(node.value))), fieldSpecs) : [])),
   );
   const entries = nextLockEntries(used, lock?.found.entries ?? new Map());
   if (lock) {

@@ -6,8 +6,8 @@
 import { isMap, isScalar, parseDocument, stringify } from "yaml";
 import type { Pair, Scalar } from "yaml";
 import type { DigesterOptions } from "../config.js";
-import { planPins, segmentsOf } from "../core/plan.js";
-import { containerName, imageSkipReason, resourceSkipReason, skippedContainers, skipRules } from "../core/skip.js";
+import { planPins } from "../core/plan.js";
+import { SkipAnnotations, containerName, imageSkipReason, skipRules } from "../core/skip.js";
 import { InvalidReferenceError, parseReference } from "../name/reference.js";
 import type { ImageReference } from "../name/reference.js";
 import { isLocalConfig } from "../resourcelist/identity.js";
@@ -68,7 +68,7 @@ export async function imageDigests(files: readonly YamlFile[], options: Digester
         if (!isMap(item) || isLocalConfig(item)) continue;
         const list = asList(file.text, document, item, credentials);
         const plan = await planPins({ items: list.items?.items ?? [], document }, planOptions, shared);
-        results.push(...placeResults(file, index, item, document, plan.results, located).filter((r) => r.severity !== "info"));
+        results.push(...placeResults(file, index, item, document, plan.results, located, options).filter((r) => r.severity !== "info"));
         const lineAt = (node: Scalar): string => `${file.display}${node.range ? `:${lineOf(file.text, node.range[0])}` : ""}`;
         const pinned = new Set<Scalar>();
         for (const pin of plan.pins) {
@@ -79,10 +79,9 @@ export async function imageDigests(files: readonly YamlFile[], options: Digester
         }
         // A digest already written (existingDigests keep, or verified): its name gets that digest, unless a rule skips it.
         const failed = new Set(plan.failures.map((f) => f.path));
-        const skipAll = resourceSkipReason(item, document) !== undefined;
-        const skipNames = skippedContainers(item, document);
-        for (const slot of imageSlots(item, document)) {
-          if (slot.kind !== "image" || pinned.has(slot.node) || failed.has(slot.path) || skipAll) continue;
+        const annotations = new SkipAnnotations(item, document);
+        for (const slot of imageSlots(item, document, options.fieldSpecs)) {
+          if (slot.kind !== "image" || pinned.has(slot.node) || failed.has(slot.path)) continue;
           let ref: ImageReference;
           try {
             ref = parseReference(slot.value);
@@ -91,8 +90,7 @@ export async function imageDigests(files: readonly YamlFile[], options: Digester
             throw error;
           }
           if (ref.digest === undefined || imageSkipReason(ref, rules) !== undefined) continue;
-          const container = skipNames.size > 0 ? containerName(item, segmentsOf(slot.path), document) : undefined;
-          if (container !== undefined && skipNames.has(container)) continue;
+          if (annotations.reason(slot.segments, () => containerName(item, slot.segments, document)) !== undefined) continue;
           uses.push({ ref, name: nameOf(ref.original), entry: { digest: ref.digest }, where: lineAt(slot.node) });
         }
       }

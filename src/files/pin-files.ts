@@ -84,8 +84,9 @@ export function placeResults(
   document: Document.Parsed,
   results: readonly Result[],
   credentials: ReturnType<typeof credentialObjects>,
+  options: Pick<DigesterOptions, "fieldSpecs">,
 ): FileResult[] {
-  const lines = fieldLines(file.text, item, document);
+  const lines = fieldLines(file.text, item, document, options);
   return results.map((result) => {
     const secret = result.field === undefined ? credentials.find((c) => sameRef(result.resourceRef, resourceRef(c.item))) : undefined;
     const placed: FileResult = { ...result, file: secret?.file ?? { path: file.display, index } };
@@ -122,7 +123,7 @@ export async function pinFiles(files: readonly YamlFile[], options: DigesterOpti
         stats.fields += report.stats.fields;
         stats.pinned += report.stats.pinned;
         edits.push(...report.edits);
-        results.push(...placeResults(file, index, item, document, report.results, located));
+        results.push(...placeResults(file, index, item, document, report.results, located, options));
       }
       progress?.(++done);
       return { file, edits, results };
@@ -151,9 +152,9 @@ function sameRef(a: ResourceRef | undefined, b: ResourceRef): boolean {
 }
 
 /** Field path -> 1-based line of each image field of the object. */
-function fieldLines(text: string, item: YAMLMap, document: Document.Parsed): Map<string, number> {
+function fieldLines(text: string, item: YAMLMap, document: Document.Parsed, options: Pick<DigesterOptions, "fieldSpecs">): Map<string, number> {
   const lines = new Map<string, number>();
-  for (const slot of imageSlots(item, document)) {
+  for (const slot of imageSlots(item, document, options.fieldSpecs)) {
     const offset = slot.kind === "image" ? slot.node.range?.[0] : undefined;
     if (offset !== undefined) lines.set(slot.path, lineOf(text, offset));
   }

@@ -9,6 +9,7 @@ import type { ImageReference } from "../name/reference.js";
 import type { TextEdit } from "../resourcelist/edits.js";
 import { isLocalConfig } from "../resourcelist/identity.js";
 import { imageSlots } from "../workloads.js";
+import type { FieldSpec } from "../workloads.js";
 import { LOCK_FILE, findLocks, lockDocument, lockUpdateEdit, nextLockEntries } from "./digest-lock.js";
 import type { FoundLock, LockEntries, LockProblem } from "./digest-lock.js";
 import { columnOf, lineEnd } from "../resourcelist/offsets.js";
@@ -46,11 +47,12 @@ export function usedReferences(
   items: readonly unknown[],
   document: Document.Parsed,
   outcome: (node: Scalar) => string | null | undefined,
+  fieldSpecs: readonly FieldSpec[] = [],
 ): { ref: ImageReference; digest: string | undefined }[] {
   const used: { ref: ImageReference; digest: string | undefined }[] = [];
   for (const item of items) {
     if (!isMap(item) || isLocalConfig(item)) continue;
-    for (const slot of imageSlots(item, document)) {
+    for (const slot of imageSlots(item, document, fieldSpecs)) {
       if (slot.kind !== "image") continue;
       let ref: ImageReference;
       try {

@@ -9,6 +9,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
 import type { Document, Node, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import type { Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
+import type { FieldSpec } from "../workloads.js";
 import { applyEdits } from "./edits.js";
 import type { TextEdit } from "./edits.js";
 import { InputError } from "./errors.js";
@@ -20,14 +21,17 @@ import type { ScalarEdit } from "./scalar-text.js";
 
 type Path = (string | number)[];
 
-/** The output text for `list` with `edits` and `results` applied; throws InputError when it would not read back exactly. */
-export function writeResourceList(list: ResourceList, edits: readonly TextEdit[], results: readonly Result[]): string {
+/**
+ * The output text for `list` with `edits` and `results` applied; throws InputError when it would not read back exactly.
+ * `fieldSpecs`: the run's own image fields (the config's), walked like the built-in ones.
+ */
+export function writeResourceList(list: ResourceList, edits: readonly TextEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): string {
   const all = [...edits];
   const written = resultsEdit(list, results);
   if (written) all.push(written);
   if (all.length === 0) return list.source;
   const output = applyEdits(list.source, all);
-  verify(list, output, edits.filter(isScalarEdit), results);
+  verify(list, output, edits.filter(isScalarEdit), results, fieldSpecs);
   return output;
 }
 
@@ -35,7 +39,7 @@ function isScalarEdit(edit: TextEdit): edit is ScalarEdit {
   return "node" in edit && "value" in edit;
 }
 
-function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[]): void {
+function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[]): void {
   let reread: Document.Parsed;
   try {
     reread = parseOne(output);
@@ -51,7 +55,7 @@ function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[]
   // shares values (aliases, merge keys) is compared as data, since an edit there reaches further.
   const shared = list.source.includes("*") || list.source.includes("<<");
   if (shared || !sameNodes(withoutResultsPair(list.root), withoutResultsPair(root), pinned)) {
-    compareData(list, reread, pinned);
+    compareData(list, reread, pinned, fieldSpecs);
   }
 
   const before = list.root.get("results", true);
@@ -111,7 +115,7 @@ function sameNodes(a: unknown, b: unknown, pinned: ReadonlyMap<Scalar, string>):
 }
 
 /** The output's data against the input's with each pinned field's new value at every path that reads it, and nowhere else. */
-function compareData(list: ResourceList, reread: Document.Parsed, pinned: ReadonlyMap<Scalar, string>): void {
+function compareData(list: ResourceList, reread: Document.Parsed, pinned: ReadonlyMap<Scalar, string>, fieldSpecs: readonly FieldSpec[]): void {
   const before = withoutResults(list.document.toJS(MEASURED) as Record<string, unknown>);
   let after: Record<string, unknown>;
   try {
@@ -140,9 +144,9 @@ function compareData(list: ResourceList, reread: Document.Parsed, pinned: Readon
   };
   (list.items?.items ?? []).forEach((item, index) => {
     if (!isMap(item) || isLocalConfig(item)) return;
-    for (const slot of imageSlots(item, list.document)) {
+    for (const slot of imageSlots(item, list.document, fieldSpecs)) {
       const value = slot.kind === "image" ? pinned.get(slot.node) : undefined;
-      if (value !== undefined) set(["items", index, ...parsePath(slot.path)], value);
+      if (value !== undefined) set(["items", index, ...slot.segments], value);
     }
   });
   if (isDeepStrictEqual(before, after)) return;
@@ -168,18 +172,6 @@ function withoutResults(data: Record<string, unknown>): Record<string, unknown> 
   const rest = { ...data };
   delete rest.results;
   return rest;
-}
-
-/** "spec.template.spec.containers[0].image" as path parts. */
-function parsePath(path: string): Path {
-  const out: Path = [];
-  for (const part of path.split(".")) {
-    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
-    if (!m) throw new Error(`unexpected image path ${path}`);
-    if (m[1]) out.push(m[1]);
-    for (const index of m[2]?.matchAll(/\[(\d+)\]/g) ?? []) out.push(Number(index[1]));
-  }
-  return out;
 }
 
 /**

@@ -129,7 +129,7 @@ export async function openPackageRun(
       }
       // frozen never writes the lock (like npm ci), check writes nothing.
       if (!options.lock || options.mode !== "pin" || fatal) return { edit: undefined, results };
-      const used = usedReferences(input.items, input.document, (node) => source.lockOutcome(parseReference(String(node.value))));
+      const used = usedReferences(input.items, input.document, (node) => source.lockOutcome(parseReference(String(node.value))), options.fieldSpecs);
       const { edit } = lockEdit(input.source, input.itemsNode, lock, used);
       return { edit, results };
     },

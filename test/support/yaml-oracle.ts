@@ -51,6 +51,7 @@ export function imageFields(data: unknown): { path: (string | number)[]; value: 
       for (const key of specPath) spec = record(spec)?.[key];
       const s = record(spec);
       if (!s) continue;
+      if (!LISTS.some((list) => list in s)) continue;
       for (const list of LISTS) {
         const containers = s[list];
         if (!Array.isArray(containers)) continue;
@@ -59,9 +60,43 @@ export function imageFields(data: unknown): { path: (string | number)[]; value: 
           if (container && "image" in container) out.push({ path: ["items", i, ...specPath, list, j, "image"], value: container.image });
         });
       }
+      volumeImages(s.volumes, ["items", i, ...specPath], out);
+    }
+    // Issue 11: Tekton task specs and Argo Workflows templates (the generator's shapes).
+    const apiVersion = record(item)?.apiVersion;
+    const kind = record(item)?.kind;
+    const spec = record(record(item)?.spec);
+    if (!spec || typeof apiVersion !== "string") return;
+    if (apiVersion.startsWith("tekton.dev/") && kind === "Task") {
+      for (const list of ["steps", "sidecars"]) {
+        const entries = spec[list];
+        if (!Array.isArray(entries)) continue;
+        entries.forEach((e, j) => {
+          const step = record(e);
+          if (step && "image" in step) out.push({ path: ["items", i, "spec", list, j, "image"], value: step.image });
+        });
+      }
+      const template = record(spec.stepTemplate);
+      if (template && "image" in template) out.push({ path: ["items", i, "spec", "stepTemplate", "image"], value: template.image });
+    }
+    if (apiVersion.startsWith("argoproj.io/") && kind === "Workflow" && Array.isArray(spec.templates)) {
+      spec.templates.forEach((t, j) => {
+        for (const key of ["container", "script"]) {
+          const holder = record(record(t)?.[key]);
+          if (holder && "image" in holder) out.push({ path: ["items", i, "spec", "templates", j, key, "image"], value: holder.image });
+        }
+      });
     }
   });
   return out;
+}
+
+function volumeImages(volumes: unknown, at: readonly (string | number)[], out: { path: (string | number)[]; value: unknown }[]): void {
+  if (!Array.isArray(volumes)) return;
+  volumes.forEach((v, j) => {
+    const image = record(record(v)?.image);
+    if (image && "reference" in image) out.push({ path: [...at, "volumes", j, "image", "reference"], value: image.reference });
+  });
 }
 
 /** The pinned value an image field should get, or undefined when it must stay as it is. */

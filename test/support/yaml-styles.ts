@@ -116,19 +116,34 @@ export function generate(c: Choices, options: Options): Generated {
     pairs.push(["containers", { t: "seq", items: Array.from({ length: 1 + c.int(3) }, () => container(k++)) }]);
     if (c.one(3)) pairs.push(["initContainers", { t: "seq", items: [container(k++)] }]);
     if (c.one(5)) pairs.push(["restartPolicy", str("Never")]);
+    // Image volumes (Kubernetes 1.31+) beside another volume type.
+    if (c.one(4)) pairs.push(["volumes", { t: "seq", items: [map([["name", str("cfg")], ["configMap", map([["name", str("image")]])]]), map([["name", str("model")], ["image", map([["reference", imageValue()]])]])] }]);
     return map(pairs);
   };
+  // Issue 11's built-in custom resources: a Tekton task spec, an Argo Workflows spec.
+  const taskSpec = (): Tree => {
+    let k = 0;
+    const pairs: [Key, Tree][] = [["steps", { t: "seq", items: Array.from({ length: 1 + c.int(2) }, () => container(k++)) }]];
+    if (c.one(3)) pairs.push(["sidecars", { t: "seq", items: [container(k++)] }]);
+    if (c.one(3)) pairs.push(["stepTemplate", map([["image", imageValue()]])]);
+    return map(pairs);
+  };
+  const workflowSpec = (): Tree =>
+    map([["templates", { t: "seq", items: [map([["name", str("main")], ["container", container(0)]]), map([["name", str("s")], ["script", map([["image", imageValue()], ["source", str(word())]])]])] }]]);
   const metadata = (name: string, local: boolean): Tree => {
     const annotations: [Key, Tree][] = [["config.kubernetes.io/path", str(`${name}.yaml`)], ["description", other()]];
     if (local) annotations.push(["config.kubernetes.io/local-config", str("true")]);
     return map([["name", str(name)], ["annotations", map(annotations)]]);
   };
   const item = (index: number): Tree => {
-    const kind = c.pick(["Pod", "Deployment", "CronJob", "PodTemplate", "ConfigMap", "Job"]);
+    const kind = c.pick(["Pod", "Deployment", "CronJob", "PodTemplate", "ConfigMap", "Job", "Task", "Workflow"]);
     const name = `i${index}`;
     const local = c.one(10);
     inLocal = local;
-    const head: [Key, Tree][] = [["apiVersion", str(kind === "CronJob" || kind === "Job" ? "batch/v1" : kind === "Deployment" ? "apps/v1" : "v1")], ["kind", str(kind)], ["metadata", metadata(name, local)]];
+    const apiVersion = { CronJob: "batch/v1", Job: "batch/v1", Deployment: "apps/v1", Task: "tekton.dev/v1", Workflow: "argoproj.io/v1alpha1" }[kind] ?? "v1";
+    const head: [Key, Tree][] = [["apiVersion", str(apiVersion)], ["kind", str(kind)], ["metadata", metadata(name, local)]];
+    if (kind === "Task") return map([...head, ["spec", taskSpec()]]);
+    if (kind === "Workflow") return map([...head, ["spec", workflowSpec()]]);
     const spec = podSpec();
     switch (kind) {
       case "Pod": return map([...head, ["spec", spec]]);

@@ -137,6 +137,43 @@ items:
     containers:
     - name: x
       image: nginx
+    volumes:
+    - name: model
+      image:
+        reference: models/llm:v2
+        pullPolicy: IfNotPresent
+# issue 11's image fields beyond pod specs: Tekton and Argo Workflows
+- apiVersion: tekton.dev/v1
+  kind: Task
+  metadata:
+    name: build
+  spec:
+    stepTemplate:
+      image: base:1
+    steps:
+    - name: compile
+      image: golang:1.23 # the build
+      script: |
+        go build ./...
+    - name: clone
+      ref:
+        name: git-clone
+- apiVersion: argoproj.io/v1alpha1
+  kind: CronWorkflow
+  metadata:
+    name: nightly
+  spec:
+    workflowSpec:
+      templates:
+      - name: main
+        steps:
+        - - name: a
+            template: run
+      - name: run
+        script:
+          image: python:3.12
+          source: |
+            print(1)
 results:
 - message: old
   severity: info
