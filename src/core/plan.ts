@@ -261,11 +261,12 @@ const MEMO_MAX = 4096;
 const segmentMemo = new Map<string, readonly Segment[]>();
 const referenceMemo = new Map<string, ImageReference>();
 
-function memo<T>(map: Map<string, T>, key: string, make: (key: string) => T): T {
+/** `make(key)`, remembered in `map`; a full map is emptied rather than grown (a webhook sees new keys all day). */
+export function memo<T>(map: Map<string, T>, key: string, make: (key: string) => T, max = MEMO_MAX): T {
   let value = map.get(key);
   if (value === undefined) {
     value = make(key);
-    if (map.size >= MEMO_MAX) map.clear();
+    if (map.size >= max) map.clear();
     map.set(key, value);
   }
   return value;

@@ -7,7 +7,7 @@ import type { KubeObject } from "../cluster/api.js";
 import { documentOf, nodesIn, podSpecsOf, walkable } from "../core/objects.js";
 import { isMap } from "yaml";
 import type { Document } from "yaml";
-import { planPins, segmentsOf } from "../core/plan.js";
+import { memo, planPins, segmentsOf } from "../core/plan.js";
 import { SKIP_ANNOTATION } from "../core/skip.js";
 import type { Failure, Pin, PinPlan, Segment, Slot } from "../core/plan.js";
 import { parseReference } from "../name/reference.js";
@@ -249,14 +249,7 @@ const documents = new Map<string, { document: Document.Parsed; nodes: unknown[] 
 const DOCUMENTS_MAX = 1024;
 
 function walkedDocument(parts: readonly Record<string, unknown>[]): { document: Document.Parsed; nodes: unknown[] } {
-  const key = JSON.stringify(parts);
-  let built = documents.get(key);
-  if (built === undefined) {
-    built = documentOf(parts);
-    if (documents.size >= DOCUMENTS_MAX) documents.clear();
-    documents.set(key, built);
-  }
-  return built;
+  return memo(documents, JSON.stringify(parts), () => documentOf(parts), DOCUMENTS_MAX);
 }
 
 /**
