@@ -20,12 +20,27 @@ async function main(args: readonly string[]): Promise<number> {
   return functionMain(args, process.env);
 }
 
+/**
+ * Exits once stdout and stderr have taken everything written to them: a pipe
+ * (kpt reads the function's stderr through one) takes writes asynchronously,
+ * and process.exit drops what it has not taken yet.
+ */
+function exit(code: number): void {
+  let open = 2;
+  const done = (): void => {
+    if (--open === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (error: unknown) => {
     if (error instanceof InputError) {
       process.stderr.write(`krm-digester: ${error.message}\n`);
-      process.exit(2);
+      exit(2);
+      return;
     }
     const debug = process.env.KRM_DIGESTER_DEBUG || debugEnabled(process.env);
     const detail = debug && error instanceof Error ? `\n${error.stack}` : "";
@@ -34,6 +49,6 @@ main(process.argv.slice(2)).then(
         `This is a bug in krm-digester ${VERSION}. Please report it with the input that caused it ` +
         `(set KRM_DIGESTER_DEBUG=1 for a stack trace).\n`,
     );
-    process.exit(3);
+    exit(3);
   },
 );
