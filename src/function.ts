@@ -9,7 +9,7 @@ import { pinImages } from "./pin.js";
 import type { PinReport } from "./pin.js";
 import { applyEdits } from "./resourcelist/edits.js";
 import type { TextEdit } from "./resourcelist/edits.js";
-import { parseResourceList, resultsEdit } from "./resourcelist/resource-list.js";
+import { parseResourceList, parseResourceListPausing, resultsEdit } from "./resourcelist/resource-list.js";
 import { writeResourceList } from "./resourcelist/write.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
@@ -17,6 +17,7 @@ import { openPackageRun } from "./sources/package-run.js";
 import { imageSkipReason, skipRules } from "./core/skip.js";
 import { existingLookup } from "./core/existing.js";
 import { InvalidReferenceError, parseReference } from "./name/reference.js";
+import type { ImageReference } from "./name/reference.js";
 import { registryKey } from "./registry/mirrors.js";
 import { readAhead } from "./resourcelist/read-ahead.js";
 import type { Result } from "./results.js";
@@ -49,6 +50,13 @@ export interface LookupsAhead {
   readonly options: DigesterOptions;
   /** Registries the run's lookups without a pull secret will ask. */
   readonly registries: string[];
+  /**
+   * References the run will look up without a pull secret, as far as the raw
+   * text tells: their lookups can start before the parse. Empty when some
+   * image the text shows might not be one the walk pins (a local-config item,
+   * a block scalar that might hold YAML text): then only the probes go early.
+   */
+  readonly refs: ImageReference[];
 }
 
 /**
@@ -70,6 +78,8 @@ export function lookupsAhead(input: string, flags: FunctionFlags = {}): LookupsA
   const rules = skipRules(options.skipPrefixes, options.skipImages);
   const mirrored = new Set(Object.keys(options.registryMirrors).map(registryKey));
   const registries = new Set<string>();
+  const refs: ImageReference[] = [];
+  const exact = prefetchIsExact(input);
   for (const image of ahead.images) {
     if (image.startsWith("ko://")) continue;
     let ref;
@@ -82,8 +92,36 @@ export function lookupsAhead(input: string, flags: FunctionFlags = {}): LookupsA
     if (ref.digest !== undefined && existingLookup(ref, options.existingDigests) === undefined) continue;
     if (imageSkipReason(ref, rules) !== undefined || mirrored.has(registryKey(ref.registry))) continue;
     registries.add(ref.registry);
+    if (exact && ref.digest === undefined) refs.push(ref);
   }
-  return registries.size === 0 ? undefined : { options, registries: [...registries] };
+  return registries.size === 0 ? undefined : { options, registries: [...registries], refs };
+}
+
+/**
+ * Kinds whose schema puts containers only where the walk looks (a pod spec),
+ * or nowhere; the references and roles objects carry (ownerReferences,
+ * roleRef, subjects, scaleTargetRef) name such kinds too.
+ */
+const PREFETCH_KINDS = new Set([
+  ...["ResourceList", "Pod", "PodTemplate", "ReplicationController", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"],
+  ...["ConfigMap", "Secret", "Service", "ServiceAccount", "Namespace", "Endpoints", "Ingress", "IngressClass", "NetworkPolicy"],
+  ...["PodDisruptionBudget", "HorizontalPodAutoscaler", "PersistentVolumeClaim", "PersistentVolume", "StorageClass", "LimitRange"],
+  ...["ResourceQuota", "PriorityClass", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "User", "Group"],
+]);
+
+/**
+ * Whether every image the read-ahead finds is one the walk will look up, so
+ * that starting their lookups early adds no request: only kinds of
+ * PREFETCH_KINDS (a custom resource may hold `containers` where the walk
+ * does not look), no local-config item (not pinned), no block scalar (its
+ * text might look like a container).
+ */
+function prefetchIsExact(input: string): boolean {
+  if (/local-config|:[ \t]*[|>][-+0-9]*[ \t]*(#.*)?\r?$/m.test(input)) return false;
+  for (const m of input.matchAll(/(?:^|[\s{,])["']?kind["']?[ \t]*:[ \t]*["']?([^\s"',}]*)/gm)) {
+    if (!PREFETCH_KINDS.has(m[1]!)) return false;
+  }
+  return true;
 }
 
 /** Throws InputError when the input is not a ResourceList at all. */
@@ -91,8 +129,10 @@ export async function runFunction(
   input: string,
   openSource: (options: DigesterOptions) => ClosableSource,
   flags: FunctionFlags = {},
+  /** One turn of the event loop, taken between groups of items while parsing: lookups started ahead go on meanwhile. */
+  pause?: () => Promise<void>,
 ): Promise<FunctionOutput> {
-  const list = parseResourceList(input);
+  const list = pause ? await parseResourceListPausing(input, pause) : parseResourceList(input);
   const config = parseConfig(list.functionConfig, list.document);
   if (flags.skipPrefixes) config.options.skipPrefixes.push(...flags.skipPrefixes);
   let report: PinReport;

@@ -1,6 +1,7 @@
 // The KRM function's command line: arguments, stdin, stdout, stderr and the
 // exit code. Everything a user can get wrong ends in a one-line message.
 import { lookupsAhead, runFunction } from "../function.js";
+import { PrefetchedSource } from "../core/prefetch.js";
 import type { FunctionFlags } from "../function.js";
 import { RegistryStack } from "../core/registry-stack.js";
 import { formatResult } from "../results.js";
@@ -167,11 +168,14 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
   // get under way now, while the list is parsed (docs/benchmarks.md), on the stack the run then uses.
   const ahead = lookupsAhead(input, extra);
   let early: RegistryStack | undefined;
+  let prefetched: PrefetchedSource | undefined;
   if (ahead) {
     early = new RegistryStack({ ...ahead.options, shortRun: true });
     // The parse holds the event loop: the probes must be written before it starts
     // (a few ms on loopback; a slow handshake is not waited for beyond WARM_WAIT_MS).
     const warm = early.warm(ahead.registries).catch(() => undefined);
+    // The lookups themselves start now too; the parse pauses between groups of items to let them go on.
+    if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early)).start(ahead.refs);
     await Promise.race([warm, new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
   }
   let result;
@@ -180,10 +184,15 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
       input,
       (options) => {
         // Only if the full parse read the same options: otherwise the early probes were for another run.
-        if (early && ahead && JSON.stringify(options) === JSON.stringify(ahead.options)) return (stack = early);
+        if (early && ahead && JSON.stringify(options) === JSON.stringify(ahead.options)) {
+          const started = prefetched;
+          const source = (stack = early);
+          return started ? { resolveDigest: started.resolveDigest.bind(started), close: () => source.close() } : source;
+        }
         return (stack = new RegistryStack({ ...options, shortRun: true }));
       },
       extra,
+      prefetched ? () => new Promise<void>((resolve) => setImmediate(resolve)) : undefined,
     );
   } finally {
     await closeCluster?.();
@@ -198,6 +207,9 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
   const s = stack?.stats;
   const extraCounts = s ? [s.retries ? `${s.retries} retried` : "", s.mirrored ? `${s.mirrored} through mirrors` : ""].filter(Boolean) : [];
   const requests = s ? ` (${s.head} HEAD, ${s.get} GET, ${s.token} token requests${extraCounts.map((e) => `, ${e}`).join("")})` : "";
+  if (debug && prefetched) {
+    process.stderr.write(`krm-digester: ${prefetched.count} lookups started ahead of the parse, ${prefetched.unused} of them not asked for by the run\n`);
+  }
   const errors = result.results.filter((r) => r.severity === "error").length;
   process.stderr.write(
     `krm-digester: ${pinned} of ${fields} image fields pinned, ${unique} unique references resolved${requests}, ` +

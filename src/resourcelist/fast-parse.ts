@@ -496,6 +496,9 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
   return safe ? end : undefined;
 }
 
+/** Items composed between two pauses of fastParseSteps: a few milliseconds of work. */
+const ITEMS_PER_STEP = 32;
+
 const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
 
 /**
@@ -504,6 +507,19 @@ const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
  * what this path can place exactly: then parse it with the library.
  */
 export function fastParse(source: string, options: FastParseOptions): Document.Parsed | undefined {
+  const steps = fastParseSteps(source, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * fastParse in steps: it pauses (yields) between groups of items, so that a
+ * caller can let other work run (the function's registry lookups, under way
+ * while it parses) and then go on. The result is the same.
+ */
+export function* fastParseSteps(source: string, options: FastParseOptions): Generator<void, Document.Parsed | undefined> {
   if (source.charCodeAt(0) === 0xfeff || source.includes("\r")) return undefined;
   const end = source.length;
   // Blank or comment lines after the last content line stretch the ranges of
@@ -554,7 +570,7 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
     const stop = contentEnd(source, at, raw, 0);
     if (stop === undefined) return undefined;
     let pair: Pair<Node, Node> | undefined;
-    if (name === "items") pair = items(source, at, stop, ctx);
+    if (name === "items") pair = yield* items(source, at, stop, ctx);
     else {
       // Small keys (apiVersion, kind, functionConfig) by the scanner too: then a run never starts yaml's parser.
       try {
@@ -584,7 +600,7 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
  * `items:` with a block sequence on the next line: each entry composed here,
  * or by the library when it must be. Undefined hands the whole key to the library.
  */
-function items(source: string, at: number, stop: number, ctx: Context): Pair<Node, Node> | undefined {
+function* items(source: string, at: number, stop: number, ctx: Context): Generator<void, Pair<Node, Node> | undefined> {
   const colon = at + "items".length;
   if (source.charCodeAt(colon + 1) !== NL) return undefined;
   const first = colon + 2;
@@ -609,6 +625,7 @@ function items(source: string, at: number, stop: number, ctx: Context): Pair<Nod
 
   const seq = make.seq();
   for (let i = 0; i < starts.length; i++) {
+    if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
     const ls = starts[i]!;
     const raw = starts[i + 1] ?? stop;
     // Blank lines, and comments in the dash's column or left of it, between entries belong to neither.

@@ -6,7 +6,7 @@ import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
 import { quote } from "../quote.js";
 import { blockListOfMappings } from "./emit-yaml.js";
 import { InputError } from "./errors.js";
-import { fastParse } from "./fast-parse.js";
+import { fastParse, fastParseSteps } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
 import { MEASURED, checkExpansion } from "./limits.js";
 import { describe, scalarString } from "./nodes.js";
@@ -36,11 +36,40 @@ export const PARSE_OPTIONS = { keepSourceTokens: false, prettyErrors: true, merg
 
 /** Parses the function's input; throws InputError for anything that is not one ResourceList. */
 export function parseResourceList(input: string): ResourceList {
+  return checkedList(input, parseOne(nonEmpty(input)));
+}
+
+/**
+ * parseResourceList, pausing between groups of items (`pause`: one turn of
+ * the event loop) so that the function's registry lookups, started from the
+ * read-ahead, make progress while it parses. The result is the same.
+ */
+export async function parseResourceListPausing(input: string, pause: () => Promise<void>): Promise<ResourceList> {
+  const steps = fastParseSteps(nonEmpty(input), PARSE_OPTIONS);
+  try {
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return checkedList(input, step.value ?? parseByLibrary(input));
+      await pause();
+    }
+  } catch (error) {
+    // Nesting deep enough to exhaust the stack is bad input, not a bug (as parseOne).
+    if (error instanceof RangeError) throw new InputError(`input is nested too deeply to read (${error.message})`);
+    throw error;
+  }
+}
+
+function nonEmpty(input: string): string {
   if (input.trim() === "") {
     throw new InputError("no input on stdin: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList)");
   }
+  return input;
+}
+
+/** The parsed input checked to be one ResourceList (JSON and flow style rewritten as block YAML). */
+function checkedList(input: string, parsed: Document.Parsed): ResourceList {
   let source = input;
-  let document = parseOne(source);
+  let document = parsed;
   // Only aliases (`*name`) and merge keys (`<<`) expand: most lists have neither, and skip the walk.
   if (input.includes("*") || input.includes("<<")) checkExpansion(document);
   // JSON (and any flow-style list) is written back as block YAML: kpt would
@@ -104,6 +133,11 @@ function parseOrThrow(source: string): Document.Parsed {
   // The common block-style list without the library's parser (same nodes; see fast-parse.ts).
   const fast = fastParse(source, PARSE_OPTIONS);
   if (fast) return fast;
+  return parseByLibrary(source);
+}
+
+/** What the fast path does not take: the library's parse, checked to hold one document. */
+function parseByLibrary(source: string): Document.Parsed {
   const docs = parseAllDocuments(source, PARSE_OPTIONS);
   if (!Array.isArray(docs)) throw new InputError("input is empty: expected a ResourceList");
   const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
