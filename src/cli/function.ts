@@ -36,7 +36,7 @@ Config (ConfigMap data, or kind DigesterConfig, apiVersion fn.krm-digester.dev/v
   runTimeout          whole run; lookups still open then fail (default 5m)
   registryConcurrency requests in flight per registry host, HTTP/1.1 (default 128,
                       on up to 16 connections, pipelined beyond 16)
-  registryStreams     the same over HTTP/2, on one connection (default 100)
+  registryStreams     the same over HTTP/2, within what the server allows (default 250)
   registryMirrors     mirrors asked first, e.g. docker.io=mirror.local:5000
   mode                pin (default: ask registries), check (no network: an image
                       without digest is an error), frozen (no network: digests from

@@ -3,12 +3,13 @@
 // concurrency limit, the retry policy and the run's deadline. The function
 // opens one client per pull-secret scope; sharing this keeps the deadline one
 // deadline and the per-registry limit one limit.
-import { setMaxListeners } from "node:events";
+import { EventEmitter, setMaxListeners } from "node:events";
+import type { ClientHttp2Session, Settings } from "node:http2";
 import { Socket } from "node:net";
 import { Agent, Client, Pool, ProxyAgent, buildConnector } from "./undici.js";
 import type * as Undici from "undici";
 import { RunDeadlineError } from "./errors.js";
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS, MAX_CONNECTIONS_PER_HOST } from "./defaults.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS, FIRST_FLIGHT_STREAMS, MAX_CONNECTIONS_PER_HOST } from "./defaults.js";
 import { KeyedLimiter } from "./limit.js";
 import { proxySettings } from "./proxy.js";
 import type { Proxy, ProxySettings } from "./proxy.js";
@@ -29,7 +30,7 @@ export interface NetworkOptions {
    * 16 connections carry them, and beyond 16 in flight they are pipelined.
    */
   readonly registryConcurrency?: number | undefined;
-  /** Requests in flight to one host at a time over HTTP/2, all on one connection; default 100. */
+  /** Requests in flight to one host at a time over HTTP/2, all on one connection, within the server's SETTINGS; default 250. */
   readonly registryStreams?: number | undefined;
   readonly retry?: Partial<RetryPolicy> | undefined;
   /** Extra trusted CA certificates (PEM), added to the trust store. */
@@ -123,12 +124,18 @@ export class Network {
       connect: (opts, callback) =>
         connect(opts, (...args) => {
           const socket = args[1];
-          if (socket && "alpnProtocol" in socket && socket.alpnProtocol === "h2") {
+          const h2 = socket !== undefined && socket !== null && "alpnProtocol" in socket && socket.alpnProtocol === "h2";
+          if (h2) {
             this.http1Clients.get(host)?.delete(client);
-            client.pipelining = streams;
+            client.pipelining = Math.min(streams, FIRST_FLIGHT_STREAMS);
             this.http2Hosts.add(opts.host ?? host);
           }
           callback(...args);
+          // undici made the connection's session in that callback: from the server's SETTINGS on, as many as it allows.
+          const session = h2 ? http2SessionOf(socket) : undefined;
+          session?.once("remoteSettings", (settings: Settings) => {
+            if (!client.destroyed) client.pipelining = Math.min(streams, settings.maxConcurrentStreams ?? streams);
+          });
         }),
     });
     // A pool keeps its clients (each reconnects when it has requests again) until the network closes.
@@ -232,4 +239,14 @@ export class Network {
     const context = this.trust.secureContext;
     return { timeout: this.connectTimeoutMs, ...(context ? { secureContext: context } : {}) };
   }
+}
+
+/**
+ * The HTTP/2 session undici runs over `socket` (it keeps it under a symbol of
+ * its own; undefined if that ever changes, and the first flight's limit stays).
+ */
+function http2SessionOf(socket: object): ClientHttp2Session | undefined {
+  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === "http2Session");
+  const session = key === undefined ? undefined : (socket as Record<symbol, unknown>)[key];
+  return session instanceof EventEmitter && "remoteSettings" in session ? (session as ClientHttp2Session) : undefined;
 }

@@ -309,7 +309,7 @@ export class Transport {
       // reset: false keeps the connection after a HEAD, which undici otherwise closes (against servers
       // that wrongly send a HEAD body): one TCP/TLS handshake per manifest HEAD was the cost.
       const path = url.pathname + url.search;
-      const res = await dispatcher.request({ origin: url.origin, path, method, headers, body: body ?? null, signal, reset: false });
+      const res = await sendRefusable(() => dispatcher.request({ origin: url.origin, path, method, headers, body: body ?? null, signal, reset: false }), signal);
       hop.phase = "body";
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && typeof location === "string") {
@@ -435,4 +435,31 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Times an HTTP/2 stream the server refused is sent again (within one attempt, see sendRefusable). */
+const REFUSED_STREAM_RESENDS = 8;
+
+/**
+ * Sends a request, and again when the server refused its HTTP/2 stream
+ * (REFUSED_STREAM: the server did not process it, RFC 9113 8.7), as Go's
+ * HTTP/2 transport does. undici opens the next stream when a HEAD's headers
+ * are in, a moment before the server counts the last one closed: at the
+ * server's stream limit, one in a while is refused. Not a new request to the
+ * server, so not counted as one.
+ */
+async function sendRefusable<T>(send: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  for (let resent = 0; ; resent++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (resent >= REFUSED_STREAM_RESENDS || signal.aborted || !isRefusedStream(err)) throw err;
+      // A stream frees as soon as one of those in flight ends.
+      await new Promise((resolve) => setTimeout(resolve, resent));
+    }
+  }
+}
+
+function isRefusedStream(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR" && err.message.includes("REFUSED_STREAM");
 }

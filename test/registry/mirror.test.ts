@@ -189,7 +189,7 @@ describe("registryMirrors in the function config", () => {
         registryStreams,
         registryMirrors,
       }))(config("apiVersion: v1\nkind: ConfigMap\ndata: {}\n").options),
-      { concurrency: 128, connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 128, registryStreams: 100, registryMirrors: {} },
+      { concurrency: 128, connectTimeoutMs: 10_000, runTimeoutMs: 300_000, registryConcurrency: 128, registryStreams: 250, registryMirrors: {} },
     );
     const { options, problems } = config(
       'apiVersion: v1\nkind: ConfigMap\ndata:\n  connectTimeout: 2s\n  runTimeout: 1m30s\n  registryConcurrency: "3"\n  registryStreams: "20"\n',
