@@ -175,7 +175,7 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
     // (a few ms on loopback; a slow handshake is not waited for beyond WARM_WAIT_MS).
     const warm = early.warm(ahead.registries).catch(() => undefined);
     // The lookups themselves start now too; the parse pauses between groups of items to let them go on.
-    if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early)).start(ahead.refs);
+    if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early, ahead.options.concurrency)).start(ahead.refs);
     await Promise.race([warm, new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
   }
   let result;

@@ -31,7 +31,7 @@ function counting(): DigestSource & { asked: string[] } {
 describe("PrefetchedSource", () => {
   test("a started lookup answers the plan's ask for it, once; equal references start one lookup", async () => {
     const inner = counting();
-    const source = new PrefetchedSource(inner);
+    const source = new PrefetchedSource(inner, 8);
     source.start([parseReference("reg.one/app:v1"), parseReference("reg.one/app:v1"), parseReference("reg.one/app:missing")]);
     assert.deepEqual(inner.asked, ["reg.one/app:v1", "reg.one/app:missing"]);
     assert.equal(source.count, 2);
@@ -46,7 +46,7 @@ describe("PrefetchedSource", () => {
 
   test("a lookup with a pull secret or a deadline is not the anonymous one started ahead", async () => {
     const inner = counting();
-    const source = new PrefetchedSource(inner);
+    const source = new PrefetchedSource(inner, 8);
     source.start([parseReference("reg.one/app:v1")]);
     const scope = { id: "ns/secret", entry: {} } as unknown as Parameters<DigestSource["resolveDigest"]>[1];
     await source.resolveDigest(parseReference("reg.one/app:v1"), scope);
@@ -55,8 +55,41 @@ describe("PrefetchedSource", () => {
     assert.equal(source.unused, 1);
   });
 
+  test("at most `concurrency` lookups at once; one the plan waits for goes before the others queued", async () => {
+    const inFlight: { ref: string; done: () => void }[] = [];
+    let peak = 0;
+    const order: string[] = [];
+    const source = new PrefetchedSource(
+      {
+        resolveDigest(ref: ImageReference) {
+          order.push(ref.original);
+          return new Promise<string>((resolve) => {
+            inFlight.push({ ref: ref.original, done: () => resolve(`sha256:${"c".repeat(64)}`) });
+            peak = Math.max(peak, inFlight.length);
+          });
+        },
+      },
+      2,
+    );
+    const refs = Array.from({ length: 6 }, (_, i) => parseReference(`reg.one/app:v${i}`));
+    source.start(refs);
+    assert.deepEqual(order, ["reg.one/app:v0", "reg.one/app:v1"]);
+    const sixth = source.resolveDigest(refs[5]!);
+    const finish = async (): Promise<void> => {
+      inFlight.shift()!.done();
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    await finish();
+    assert.deepEqual(order, ["reg.one/app:v0", "reg.one/app:v1", "reg.one/app:v5"], "the one asked for goes next");
+    while (inFlight.length > 0) await finish();
+    assert.equal(await sixth, `sha256:${"c".repeat(64)}`);
+    assert.deepEqual(order.slice(3), ["reg.one/app:v2", "reg.one/app:v3", "reg.one/app:v4"]);
+    assert.equal(peak, 2);
+    assert.equal(source.unused, 5);
+  });
+
   test("a failed lookup nobody asks for is not an unhandled rejection", async () => {
-    const source = new PrefetchedSource(counting());
+    const source = new PrefetchedSource(counting(), 8);
     source.start([parseReference("reg.one/app:missing")]);
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(source.unused, 1);
