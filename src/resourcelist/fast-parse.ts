@@ -501,6 +501,38 @@ const ITEMS_PER_STEP = 32;
 
 const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
 
+/** Top-level keys: lines that start in column 0 with a plain key (undefined: something else is there). */
+function rootKeys(source: string): { at: number; name: string }[] | undefined {
+  const end = source.length;
+  const keys: { at: number; name: string }[] = [];
+  for (let ls = 0; ls < end; ) {
+    const c = source.charCodeAt(ls);
+    const nl = source.indexOf("\n", ls);
+    const next = nl < 0 ? end : nl + 1;
+    if (c === SPACE || c === NL || c === HASH) {
+      // Indented content belongs to a key above it.
+      const text = source.slice(ls, next).trim();
+      if (keys.length === 0 && text !== "" && !text.startsWith("#")) return undefined;
+      ls = next;
+      continue;
+    }
+    if (c === DASH) {
+      const n = source.charCodeAt(ls + 1);
+      if ((ls + 1 >= end || n === SPACE || n === NL) && keys.length > 0) {
+        ls = next;
+        continue;
+      }
+      return undefined; // a document marker, or a top-level sequence
+    }
+    ROOT_KEY.lastIndex = ls;
+    const m = ROOT_KEY.exec(source);
+    if (!m || keys.some((k) => k.name === m[1])) return undefined;
+    keys.push({ at: ls, name: m[1]! });
+    ls = next;
+  }
+  return keys;
+}
+
 /**
  * The ResourceList as the library would parse it (`parseAllDocuments(source,
  * options)[0]`, without comments), or undefined when the input is outside
@@ -534,33 +566,8 @@ export function* fastParseSteps(source: string, options: FastParseOptions): Gene
   const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
   const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
 
-  // Top-level keys: lines that start in column 0 with a plain key.
-  const keys: { at: number; name: string }[] = [];
-  for (let ls = 0; ls < end; ) {
-    const c = source.charCodeAt(ls);
-    const nl = source.indexOf("\n", ls);
-    const next = nl < 0 ? end : nl + 1;
-    if (c === SPACE || c === NL || c === HASH) {
-      // Indented content belongs to a key above it.
-      const text = source.slice(ls, next).trim();
-      if (keys.length === 0 && text !== "" && !text.startsWith("#")) return undefined;
-      ls = next;
-      continue;
-    }
-    if (c === DASH) {
-      const n = source.charCodeAt(ls + 1);
-      if ((ls + 1 >= end || n === SPACE || n === NL) && keys.length > 0) {
-        ls = next;
-        continue;
-      }
-      return undefined; // a document marker, or a top-level sequence
-    }
-    ROOT_KEY.lastIndex = ls;
-    const m = ROOT_KEY.exec(source);
-    if (!m || keys.some((k) => k.name === m[1])) return undefined;
-    keys.push({ at: ls, name: m[1]! });
-    ls = next;
-  }
+  const keys = rootKeys(source);
+  if (!keys) return undefined;
   if (keys.length === 0) return undefined;
 
   const root = ctx.make.map();
@@ -604,12 +611,31 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
   const colon = at + "items".length;
   if (source.charCodeAt(colon + 1) !== NL) return undefined;
   const first = colon + 2;
-  const { make, options } = ctx;
+  const { make } = ctx;
   const scan = new Scanner(source, stop, ctx);
   const col = scan.indentAt(first);
   if (!scan.isEntry(first + col)) return undefined;
+  const starts = entryStarts(source, first, stop, scan, col);
+  if (!starts) return undefined;
 
-  // Entries start on the lines with a dash in column `col`; content left of it, or not an entry, is not ours.
+  const seq = make.seq();
+  for (let i = 0; i < starts.length; i++) {
+    if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
+    const item = entryAt(source, starts[i]!, starts[i + 1] ?? stop, col, ctx);
+    if (!item) return undefined;
+    seq.items.push(item);
+  }
+  const last = (seq.items[seq.items.length - 1] as Node).range!;
+  seq.range = [first + col, last[2], last[2]];
+  return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
+}
+
+// Loops over lines stay out of the generators: V8 does not optimise a loop
+// inside a generator while it runs (no on-stack replacement), and these run
+// over every line of the input.
+
+/** Where entries start: the lines with a dash in column `col`; undefined when content left of it, or not an entry, is there. */
+function entryStarts(source: string, first: number, stop: number, scan: Scanner, col: number): number[] | undefined {
   const starts: number[] = [];
   for (let ls = first; ls < stop; ) {
     const nl = source.indexOf("\n", ls);
@@ -622,31 +648,25 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
     }
     ls = next;
   }
+  return starts;
+}
 
-  const seq = make.seq();
-  for (let i = 0; i < starts.length; i++) {
-    if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
-    const ls = starts[i]!;
-    const raw = starts[i + 1] ?? stop;
-    // Blank lines, and comments in the dash's column or left of it, between entries belong to neither.
-    const regionEnd = contentEnd(source, ls, raw, col + 1);
-    if (regionEnd === undefined) return undefined;
-    let item: Node | undefined;
-    try {
-      const s = new Scanner(source, regionEnd, ctx);
-      const node = s.seq(ls + col, col);
-      if (node.items.length !== 1 || s.nextContent(s.pos) < regionEnd) throw UNSUPPORTED;
-      item = node.items[0] as Node;
-    } catch (err) {
-      if (!(err instanceof Unsupported)) throw err;
-      const parsed = library(source, ls, regionEnd, options);
-      if (!isSeq(parsed) || parsed.items.length !== 1) return undefined;
-      item = parsed.items[0] as Node;
-    }
-    if (!endsCleanly(item, regionEnd < raw)) return undefined;
-    seq.items.push(item);
+/** The entry of `items` starting at `ls` (the next one at `raw`), composed here or by the library; undefined hands the whole key to the library. */
+function entryAt(source: string, ls: number, raw: number, col: number, ctx: Context): Node | undefined {
+  // Blank lines, and comments in the dash's column or left of it, between entries belong to neither.
+  const regionEnd = contentEnd(source, ls, raw, col + 1);
+  if (regionEnd === undefined) return undefined;
+  let item: Node | undefined;
+  try {
+    const s = new Scanner(source, regionEnd, ctx);
+    const node = s.seq(ls + col, col);
+    if (node.items.length !== 1 || s.nextContent(s.pos) < regionEnd) throw UNSUPPORTED;
+    item = node.items[0] as Node;
+  } catch (err) {
+    if (!(err instanceof Unsupported)) throw err;
+    const parsed = library(source, ls, regionEnd, ctx.options);
+    if (!isSeq(parsed) || parsed.items.length !== 1) return undefined;
+    item = parsed.items[0] as Node;
   }
-  const last = (seq.items[seq.items.length - 1] as Node).range!;
-  seq.range = [first + col, last[2], last[2]];
-  return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
+  return endsCleanly(item, regionEnd < raw) ? item : undefined;
 }
