@@ -90,8 +90,6 @@ Environment: OFFLINE, SKIP_PREFIXES (as the flags; flags win), DEBUG=true (info
 results on stderr too, stack traces on internal errors).
 `;
 
-/** How long the function waits, at most, for its early registry probes to be sent before it parses. */
-const WARM_WAIT_MS = 30;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: "offline", kind: "bool" },
@@ -171,12 +169,10 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
   let prefetched: PrefetchedSource | undefined;
   if (ahead) {
     early = new RegistryStack({ ...ahead.options, shortRun: true });
-    // The parse holds the event loop: the probes must be written before it starts
-    // (a few ms on loopback; a slow handshake is not waited for beyond WARM_WAIT_MS).
-    const warm = early.warm(ahead.registries).catch(() => undefined);
-    // The lookups themselves start now too; the parse pauses between groups of items to let them go on.
+    // The probes, and the lookups themselves where the text shows them all, start now; the parse
+    // pauses between groups of items (one turn of the event loop each) to let them go on.
+    void early.warm(ahead.registries).catch(() => undefined);
     if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early, ahead.options.concurrency)).start(ahead.refs);
-    await Promise.race([warm, new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
   }
   let result;
   try {
@@ -192,7 +188,7 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
         return (stack = new RegistryStack({ ...options, shortRun: true }));
       },
       extra,
-      prefetched ? () => new Promise<void>((resolve) => setImmediate(resolve)) : undefined,
+      ahead ? () => new Promise<void>((resolve) => setImmediate(resolve)) : undefined,
     );
   } finally {
     await closeCluster?.();
