@@ -34,6 +34,12 @@ function exit(code: number): void {
   process.stderr.write("", done);
 }
 
+// A reader that goes away before the list is written (`| head`) is not a bug: one line, exit 1.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.stderr.write("krm-digester: stdout was closed before the output was written whole\n", () => process.exit(1));
+});
+
 main(process.argv.slice(2)).then(
   (code) => exit(code),
   (error: unknown) => {
