@@ -52,7 +52,10 @@ function typeTag(node: object): PropertyDescriptorMap {
   return out;
 }
 
-function factory(schema: Schema): Factory {
+/** Where an offset of the text parsed sits in the input (they differ for CRLF input: see withCrlf). */
+type Place = (offset: number) => number;
+
+function factory(schema: Schema, at: Place | undefined): Factory {
   const withSchema: PropertyDescriptorMap = { schema: { value: schema, configurable: true, enumerable: false, writable: true } };
   // A scalar keeps its offsets as numbers and makes its `range` array when asked: one object
   // per scalar instead of three (the array and its backing store), most of the GC's work here.
@@ -74,9 +77,15 @@ function factory(schema: Schema): Factory {
   // Plain constructor functions: one hidden class per node kind, as with `new`.
   function S(this: OffsetScalar, value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type): void {
     this.value = value;
-    this[START] = start;
-    this[END] = end;
-    this[AFTER] = after;
+    if (at === undefined) {
+      this[START] = start;
+      this[END] = end;
+      this[AFTER] = after;
+    } else {
+      this[START] = at(start);
+      this[END] = at(end);
+      this[AFTER] = at(after);
+    }
     this[RANGE] = undefined;
     this.source = source;
     this.type = type;
@@ -121,6 +130,8 @@ interface Context {
   readonly typed: readonly TypedTag[];
   /** One string per distinct key: a list repeats a few dozen keys thousands of times. */
   readonly keys: Map<string, string>;
+  /** Offsets of the parsed text to the input's; undefined when they are the same. */
+  readonly at: Place | undefined;
 }
 
 /** Thrown inside an item to hand it to the library. */
@@ -196,6 +207,11 @@ class Scanner {
     return i - ls;
   }
 
+  /** The input's offset of an offset in the text parsed. */
+  place(offset: number): number {
+    return this.ctx.at === undefined ? offset : this.ctx.at(offset);
+  }
+
   isEntry(at: number): boolean {
     if (at >= this.end || this.src.charCodeAt(at) !== DASH) return false;
     const next = this.src.charCodeAt(at + 1);
@@ -216,7 +232,7 @@ class Scanner {
       at = next + indent;
     }
     const last = (seq.items[seq.items.length - 1] as Node).range!;
-    seq.range = [dash, last[2], last[2]];
+    seq.range = [this.place(dash), last[2], last[2]];
     return seq;
   }
 
@@ -275,7 +291,7 @@ class Scanner {
       at = next + indent;
     }
     const last = (map.items[map.items.length - 1]!.value as Node).range!;
-    map.range = [first, last[2], last[2]];
+    map.range = [this.place(first), last[2], last[2]];
     return map;
   }
 
@@ -344,7 +360,7 @@ class Scanner {
       create = (start, end, after) => {
         const flow = c === LBRACE ? this.make.map() : this.make.seq();
         flow.flow = true;
-        flow.range = [start, end, after];
+        flow.range = [this.place(start), this.place(end), this.place(after)];
         return flow;
       };
     } else {
@@ -420,7 +436,7 @@ class Scanner {
 }
 
 /** Moves a node parsed from a slice to its place in the whole text; false when it holds anchors or aliases. */
-function shift(node: Node, offset: number): boolean {
+function shift(node: Node, offset: number, at: Place | undefined): boolean {
   let ok = true;
   visit(node, {
     Node(_, n) {
@@ -428,7 +444,10 @@ function shift(node: Node, offset: number): boolean {
         ok = false;
         return visit.BREAK;
       }
-      if (n.range) n.range = [n.range[0] + offset, n.range[1] + offset, n.range[2] + offset];
+      if (n.range) {
+        const [a, b, c] = n.range;
+        n.range = at === undefined ? [a + offset, b + offset, c + offset] : [at(a + offset), at(b + offset), at(c + offset)];
+      }
       return undefined;
     },
   });
@@ -436,11 +455,11 @@ function shift(node: Node, offset: number): boolean {
 }
 
 /** The library's node for source[start, end), placed in the whole text; undefined on errors or anchors. */
-function library(source: string, start: number, end: number, options: FastParseOptions): Node | undefined {
-  const doc = parseDocument(source.slice(start, end), options);
+function library(source: string, start: number, end: number, ctx: Context): Node | undefined {
+  const doc = parseDocument(source.slice(start, end), ctx.options);
   if (doc.errors.length > 0 || doc.contents === null) return undefined;
   const node = doc.contents as Node;
-  return shift(node, start) ? node : undefined;
+  return shift(node, start, ctx.at) ? node : undefined;
 }
 
 /** The last node in document order. */
@@ -504,7 +523,59 @@ const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
  * what this path can place exactly: then parse it with the library.
  */
 export function fastParse(source: string, options: FastParseOptions): Document.Parsed | undefined {
-  if (source.charCodeAt(0) === 0xfeff || source.includes("\r")) return undefined;
+  if (source.charCodeAt(0) === 0xfeff) return undefined;
+  return source.includes("\r") ? withCrlf(source, options) : fastParseLf(source, options);
+}
+
+/**
+ * CRLF line breaks (a file from Windows): the LF view of the text is parsed,
+ * and every range moved back onto the text as it is. The library reads
+ * CRLF as one line break, the same as LF, so an offset in the view sits
+ * that many bytes earlier than in the text as there are CRLF breaks before
+ * it (an offset at a break's LF is the CR's in the text, where the library
+ * ends the line's content). A CR that is not part of a CRLF is the
+ * library's: it reads that differently from a line break.
+ */
+function withCrlf(source: string, options: FastParseOptions): Document.Parsed | undefined {
+  const view = source.replaceAll("\r\n", "\n");
+  if (view.includes("\r")) return undefined;
+  // The view's offset of each CRLF break's LF, in order.
+  const breaks = new Int32Array(source.length - view.length);
+  for (let i = source.indexOf("\r\n"), k = 0; i >= 0; i = source.indexOf("\r\n", i + 2), k++) breaks[k] = i - k;
+  return fastParseLf(view, options, placeAfter(breaks));
+}
+
+/**
+ * offset + the number of `breaks` before it. The scan asks in nearly
+ * increasing order: from where the last answer was, a few steps forward or back, else a binary search.
+ */
+function placeAfter(breaks: Int32Array): Place {
+  const n = breaks.length;
+  let k = 0; // breaks before the offset asked last
+  return (offset) => {
+    if (k < n && breaks[k]! < offset) {
+      let steps = 0;
+      while (k < n && breaks[k]! < offset && steps++ < 8) k++;
+      if (k < n && breaks[k]! < offset) k = lowerBound(breaks, offset, k, n);
+    } else if (k > 0 && breaks[k - 1]! >= offset) {
+      k = lowerBound(breaks, offset, 0, k - 1);
+    }
+    return offset + k;
+  };
+}
+
+/** The first index in [lo, hi) whose break is at or after `offset` (hi when none). */
+function lowerBound(breaks: Int32Array, offset: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (breaks[mid]! < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** fastParse of LF-only text; `at` places its offsets in the input when that differs (CRLF). */
+function fastParseLf(source: string, options: FastParseOptions, at?: Place): Document.Parsed | undefined {
   const end = source.length;
   // Blank or comment lines after the last content line stretch the ranges of
   // whichever collections the library hands them to: not modelled.
@@ -516,7 +587,7 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
   // Which plain scalars are strings is written for YAML 1.2's core schema.
   if (doc.schema.name !== "core") return undefined;
   const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
+  const ctx: Context = { options, make: factory(doc.schema, at), typed, keys: new Map(), at };
 
   // Top-level keys: lines that start in column 0 with a plain key.
   const keys: { at: number; name: string }[] = [];
@@ -565,7 +636,7 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
       }
     }
     if (!pair) {
-      const map = library(source, at, stop, options);
+      const map = library(source, at, stop, ctx);
       if (!isMap(map) || map.items.length !== 1) return undefined;
       pair = map.items[0] as Pair<Node, Node>;
     }
@@ -574,9 +645,10 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
   }
   const last = (root.items[root.items.length - 1]!.value as Node | null)?.range;
   if (!last) return undefined;
-  root.range = [keys[0]!.at, last[2], last[2]];
+  root.range = [at === undefined ? keys[0]!.at : at(keys[0]!.at), last[2], last[2]];
   doc.contents = root as unknown as Document.Parsed["contents"];
-  doc.range = [0, end, end];
+  const whole = at === undefined ? end : at(end);
+  doc.range = [0, whole, whole];
   return doc;
 }
 
@@ -588,7 +660,7 @@ function items(source: string, at: number, stop: number, ctx: Context): Pair<Nod
   const colon = at + "items".length;
   if (source.charCodeAt(colon + 1) !== NL) return undefined;
   const first = colon + 2;
-  const { make, options } = ctx;
+  const { make } = ctx;
   const scan = new Scanner(source, stop, ctx);
   const col = scan.indentAt(first);
   if (!scan.isEntry(first + col)) return undefined;
@@ -622,7 +694,7 @@ function items(source: string, at: number, stop: number, ctx: Context): Pair<Nod
       item = node.items[0] as Node;
     } catch (err) {
       if (!(err instanceof Unsupported)) throw err;
-      const parsed = library(source, ls, regionEnd, options);
+      const parsed = library(source, ls, regionEnd, ctx);
       if (!isSeq(parsed) || parsed.items.length !== 1) return undefined;
       item = parsed.items[0] as Node;
     }
@@ -630,6 +702,6 @@ function items(source: string, at: number, stop: number, ctx: Context): Pair<Nod
     seq.items.push(item);
   }
   const last = (seq.items[seq.items.length - 1] as Node).range!;
-  seq.range = [first + col, last[2], last[2]];
+  seq.range = [ctx.at === undefined ? first + col : ctx.at(first + col), last[2], last[2]];
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }

@@ -201,7 +201,9 @@ describe("fast ResourceList parser", () => {
       BASE.replace("apiVersion: apps/v1", "apiVersion: &a apps/v1"),
       BASE.replace("kind: ResourceList", "kind: ResourceList\nkind: Again"),
       `---\n${BASE}`,
-      BASE.replaceAll("\n", "\r\n"),
+      // A CR that is not part of a CRLF break.
+      BASE.replace("kind: ResourceList\n", "kind: ResourceList\r"),
+      BASE.replaceAll("\n", "\r\n").replace("'web.yaml'", "'web\ryaml'"),
       BASE.replace("  kind: Deployment", "  kind: Deployment\n  kind: Twice"),
       '{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[]}',
       " apiVersion: v1\nkind: ResourceList\nitems: []\n",
@@ -211,6 +213,30 @@ describe("fast ResourceList parser", () => {
     ]) {
       assert.equal(check(input), "library", input);
     }
+  });
+
+  it("CRLF line breaks: answers, with the library's nodes at the text's offsets", () => {
+    assert.equal(check(BASE.replaceAll("\n", "\r\n")), "fast");
+    assert.equal(check(INDENTED.replaceAll("\n", "\r\n")), "fast");
+    // Mixed endings, no final line break, quoted and block scalars across CRLF lines: answered or declined, never different.
+    let mixed = 0;
+    const lines = BASE.split("\n");
+    const mixedText = lines.map((l, i) => (i % 3 === 0 ? `${l}\r` : l)).join("\n");
+    for (const input of [
+      mixedText,
+      BASE.replaceAll("\n", "\r\n").replace(/\r\n$/, ""),
+      BASE.replace(/\n$/, "").replaceAll("\n", "\r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: \"a\r\n      b\""),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: 'a\r\n\r\n      b'"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: plain\r\n        continued"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: |\r\n        a\r\n\r\n        b\r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: \"a \\\r\n  b\""),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: x  \r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: x # c \r\n"),
+    ]) {
+      if (check(input) === "fast") mixed++;
+    }
+    assert.ok(mixed >= 3, `only ${mixed} CRLF shapes took the fast path`);
   });
 
   it("merge keys: items holding them are the library's, and agree", () => {
@@ -265,7 +291,19 @@ describe("fast ResourceList parser", () => {
       return lines.join("\n");
     };
     const seen = { fast: 0, library: 0 };
-    for (let n = 0; n < 600; n++) seen[check(mutate(pick([BASE, INDENTED])))]++;
+    // Line breaks: LF, CRLF, mixed, or a lone CR; with or without a final one.
+    const endings = (text: string): string => {
+      const r = random();
+      let out = text;
+      if (r < 0.35) out = text.replaceAll("\n", "\r\n");
+      else if (r < 0.45) out = text.split("\n").map((l) => (random() < 0.5 ? `${l}\r` : l)).join("\n");
+      else if (r < 0.5) {
+        const i = Math.floor(random() * text.length);
+        out = `${text.slice(0, i)}\r${text.slice(i)}`;
+      }
+      return random() < 0.1 ? out.replace(/\r?\n$/, "") : out;
+    };
+    for (let n = 0; n < 900; n++) seen[check(endings(mutate(pick([BASE, INDENTED]))))]++;
     // Both paths must have been exercised for the comparison to mean something.
     assert.ok(seen.fast > 100 && seen.library > 100, JSON.stringify(seen));
   });
