@@ -515,6 +515,68 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
   return safe ? end : undefined;
 }
 
+/**
+ * A ResourceList written as JSON, as data: what yaml's parse of the same
+ * text gives with toJS(), or undefined when that is not certain. YAML 1.2
+ * reads JSON as JSON.parse does (strings and their escapes, numbers, true,
+ * false, null, line breaks and spaces anywhere between tokens: the
+ * differential test holds the two against each other), except duplicate
+ * keys (an error to yaml: counted here), a tab or a lone CR as white space
+ * (read differently), and keys this path leaves to yaml: `<<` (a merge key
+ * once the text is block style) and `__proto__`.
+ */
+export function jsonData(input: string): Record<string, unknown> | undefined {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  // Inside JSON strings both must be escaped: here they can only be white space.
+  if (text.includes("\t") || /\r(?!\n)/.test(text)) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
+  let read = 0;
+  const walk = (value: unknown): boolean => {
+    if (Array.isArray(value)) return value.every(walk);
+    if (typeof value !== "object" || value === null) return true;
+    for (const key of Object.keys(value)) {
+      if (key === "<<" || key === "__proto__") return false;
+      read++;
+      if (!walk((value as Record<string, unknown>)[key])) return false;
+    }
+    return true;
+  };
+  try {
+    // JSON.parse keeps the last of duplicate keys: fewer keys read than written means duplicates.
+    if (!walk(data) || read !== keysWritten(text)) return undefined;
+  } catch (error) {
+    if (error instanceof RangeError) return undefined; // nested too deeply to walk: yaml says so
+    throw error;
+  }
+  return data as Record<string, unknown>;
+}
+
+/** The keys in valid JSON text: its strings followed by a colon. */
+function keysWritten(text: string): number {
+  let keys = 0;
+  for (let i = text.indexOf('"'); i >= 0; ) {
+    let close = i;
+    for (;;) {
+      close = text.indexOf('"', close + 1);
+      let b = close - 1;
+      while (text.charCodeAt(b) === BACKSLASH) b--;
+      // An even run of backslashes before it: the quote closes the string.
+      if ((close - 1 - b) % 2 === 0) break;
+    }
+    let k = close + 1;
+    for (let c = text.charCodeAt(k); c === SPACE || c === NL || c === CR; c = text.charCodeAt(++k));
+    if (text.charCodeAt(k) === COLON) keys++;
+    i = text.indexOf('"', k);
+  }
+  return keys;
+}
+
 const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
 
 /**
