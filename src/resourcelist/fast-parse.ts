@@ -147,6 +147,7 @@ const HASH = 35;
 const SQUOTE = 39;
 const DASH = 45;
 const COLON = 58;
+const COMMA = 44;
 const LBRACKET = 91;
 const BACKSLASH = 92;
 const RBRACKET = 93;
@@ -158,12 +159,21 @@ const INDICATOR = /^[&*!|>%@`,[\]{}#'"?:-]/;
 /** `-x`, `?x`, `:x`: plain scalars despite the indicator. */
 const PLAIN_AFTER_INDICATOR = /^[-?:][^\s]/;
 /** Plain scalars a core-schema tag (null, bool, int, float) may claim; all others are strings. */
+/** Whether a `:` before `c` stays inside a plain scalar in flow context (else it would end a key). */
+function inPlain(c: number): boolean {
+  return c !== SPACE && c !== NL && c !== CR && c !== TAB && c !== COMMA && c !== LBRACE && c !== RBRACE && c !== LBRACKET && c !== RBRACKET && !Number.isNaN(c);
+}
+
+/** `-1`, `-x`, `.5`: a plain scalar in flow context may start with `-` before a letter, digit or dot. */
+const FLOW_PLAIN_AFTER_INDICATOR = /^-[A-Za-z0-9.]/;
 const MAYBE_TYPED = /^(?:[-+.~0-9]|null$|Null$|NULL$|true$|True$|TRUE$|false$|False$|FALSE$)/;
 
 /** Composes the block structure of source[.., end) from a position the caller picks. */
 class Scanner {
   /** Where the last composed node's last line ends. */
   pos = 0;
+  /** Inside a flow collection: where the last entry ends. */
+  private cursor = 0;
   private readonly make: Factory;
 
   constructor(
@@ -244,6 +254,8 @@ class Scanner {
     while (src.charCodeAt(c) === SPACE) c++;
     const first = src.charCodeAt(c);
     if (c >= this.end || first === NL || first === HASH || this.isEntry(c)) throw UNSUPPORTED; // empty, or "- - x"
+    // `- {…}` / `- […]`: a flow collection, never the first key of a block mapping (its `: ` are inside).
+    if (first === LBRACE || first === LBRACKET) return this.inlineValue(c);
     if (this.keyEnd(c) >= 0) return this.map(c, c - (src.lastIndexOf("\n", c - 1) + 1));
     return this.inlineValue(c);
   }
@@ -342,24 +354,12 @@ class Scanner {
     let create: (start: number, end: number, after: number) => Node;
     if (c === SQUOTE || c === DQUOTE) {
       valueEnd = this.quotedEnd(v);
-      const raw = src.slice(v + 1, valueEnd - 1);
-      let value: string;
-      if (c === SQUOTE) value = raw.includes("'") ? raw.replaceAll("''", "'") : raw;
-      else if (!raw.includes("\\")) value = raw;
-      else {
-        // JSON's escapes are a subset of YAML's, with the same meaning; the others go to the library.
-        try {
-          value = JSON.parse(`"${raw}"`) as string;
-        } catch {
-          throw UNSUPPORTED;
-        }
-      }
+      const value = this.quotedValue(v, valueEnd);
       create = (start, end, after) => this.make.scalar(value, start, end, after, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
-    } else if ((c === LBRACE && src.charCodeAt(v + 1) === RBRACE) || (c === LBRACKET && src.charCodeAt(v + 1) === RBRACKET)) {
-      valueEnd = v + 2;
+    } else if (c === LBRACE || c === LBRACKET) {
+      const flow = this.flow(v, 0);
+      valueEnd = this.cursor;
       create = (start, end, after) => {
-        const flow = c === LBRACE ? this.make.map() : this.make.seq();
-        flow.flow = true;
         flow.range = [this.place(start), this.place(end), this.place(after)];
         return flow;
       };
@@ -390,6 +390,128 @@ class Scanner {
     }
     this.pos = eol;
     return create(v, valueEnd, eol);
+  }
+
+  /** The value of the one-line quoted scalar source[at, end). */
+  private quotedValue(at: number, end: number): string {
+    const raw = this.src.slice(at + 1, end - 1);
+    if (this.src.charCodeAt(at) === SQUOTE) return raw.includes("'") ? raw.replaceAll("''", "'") : raw;
+    if (!raw.includes("\\")) return raw;
+    // JSON's escapes are a subset of YAML's, with the same meaning; the others go to the library.
+    try {
+      return JSON.parse(`"${raw}"`) as string;
+    } catch {
+      throw UNSUPPORTED;
+    }
+  }
+
+  /** Past the spaces at `at`. */
+  private spaces(at: number): number {
+    let i = at;
+    while (this.src.charCodeAt(i) === SPACE) i++;
+    return i;
+  }
+
+  /**
+   * A flow mapping or sequence on one line, `{a: 1, "b": [x, 'y']}`, of
+   * plain and one-line quoted scalars and flow collections; its range is
+   * the caller's to set, `cursor` is left after its closing bracket. As the
+   * library places them, a value's range runs on over the spaces after it
+   * (up to the `,` or bracket), a key's does not. Anything else in it (a
+   * line break, a comment, an empty or implicit entry, `?`, anchors, tags,
+   * aliases, a plain scalar yaml might read differently) is the library's.
+   */
+  private flow(open: number, depth: number): YAMLMap | YAMLSeq {
+    const { src } = this;
+    if (depth > 32) throw UNSUPPORTED;
+    const isMap = src.charCodeAt(open) === LBRACE;
+    const close = isMap ? RBRACE : RBRACKET;
+    const node = isMap ? this.make.map() : this.make.seq();
+    node.flow = true;
+    let i = this.spaces(open + 1);
+    while (src.charCodeAt(i) !== close) {
+      if (isMap) {
+        const key = this.flowKey(i);
+        i = this.spaces(this.cursor);
+        if (src.charCodeAt(i) !== COLON) throw UNSUPPORTED;
+        for (const pair of (node as YAMLMap).items) if ((pair.key as Scalar).value === key.value) throw UNSUPPORTED;
+        (node as YAMLMap).items.push(this.make.pair(key, this.flowValue(this.spaces(i + 1), depth)));
+      } else (node as YAMLSeq).items.push(this.flowValue(i, depth));
+      i = this.cursor;
+      const ch = src.charCodeAt(i);
+      if (ch === COMMA) i = this.spaces(i + 1);
+      else if (ch !== close) throw UNSUPPORTED;
+    }
+    this.cursor = i + 1;
+    return node;
+  }
+
+  /** A key in a flow mapping: quoted, or plain and followed by `: `; `cursor` is left at its end. */
+  private flowKey(at: number): Scalar {
+    const { src } = this;
+    const c = src.charCodeAt(at);
+    if (c === SQUOTE || c === DQUOTE) {
+      const end = this.quotedEnd(at);
+      const value = this.quotedValue(at, end);
+      // `<<` is a merge key when merge keys are on: the library's to compose.
+      if (value === "<<" || end - at > 1000) throw UNSUPPORTED;
+      this.cursor = end;
+      return this.make.scalar(value, at, end, end, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
+    }
+    let end = at;
+    for (let i = at; ; i++) {
+      const ch = src.charCodeAt(i);
+      if (ch === COLON && src.charCodeAt(i + 1) === SPACE) break;
+      if (ch === COLON && inPlain(src.charCodeAt(i + 1))) continue; // `a:b`: one scalar
+      if (i >= this.end || ch === NL || ch === TAB || ch === COLON || ch === COMMA || ch === HASH || ch === LBRACE || ch === RBRACE || ch === LBRACKET || ch === RBRACKET || ch === SQUOTE || ch === DQUOTE) throw UNSUPPORTED;
+      if (ch !== SPACE) end = i + 1;
+    }
+    const slice = src.slice(at, end);
+    let text = this.ctx.keys.get(slice);
+    if (text === undefined) {
+      if (end - at > 1000 || slice === "" || slice === "<<" || INDICATOR.test(slice) || MAYBE_TYPED.test(slice)) throw UNSUPPORTED;
+      text = slice;
+      this.ctx.keys.set(text, text);
+    }
+    this.cursor = end;
+    return this.make.scalar(text, at, end, end, text, Scalar.PLAIN);
+  }
+
+  /** A value in a flow collection; `cursor` is left past the spaces after it, where its range ends. */
+  private flowValue(at: number, depth: number): Node {
+    const { src } = this;
+    const c = src.charCodeAt(at);
+    if (c === LBRACE || c === LBRACKET) {
+      const node = this.flow(at, depth + 1);
+      const end = this.cursor;
+      this.cursor = this.spaces(end);
+      node.range = [this.place(at), this.place(end), this.place(this.cursor)];
+      return node;
+    }
+    if (c === SQUOTE || c === DQUOTE) {
+      const end = this.quotedEnd(at);
+      const value = this.quotedValue(at, end);
+      this.cursor = this.spaces(end);
+      return this.make.scalar(value, at, end, this.cursor, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
+    }
+    // A plain scalar runs to the `,` or bracket that ends the entry; a `:`, `#`, quote or
+    // flow indicator in it, or one it would start with, is left to the library.
+    let end = at;
+    let i = at;
+    for (; ; i++) {
+      const ch = src.charCodeAt(i);
+      if (ch === COMMA || ch === RBRACE || ch === RBRACKET) break;
+      if (ch === COLON && inPlain(src.charCodeAt(i + 1))) {
+        end = i + 1; // `nginx:1.25`: a colon before a character that is not space or a flow indicator
+        continue;
+      }
+      if (i >= this.end || ch === NL || ch === TAB || ch === COLON || ch === HASH || ch === LBRACE || ch === LBRACKET || ch === SQUOTE || ch === DQUOTE) throw UNSUPPORTED;
+      if (ch !== SPACE) end = i + 1;
+    }
+    const text = src.slice(at, end);
+    if (text === "" || (INDICATOR.test(text) && !FLOW_PLAIN_AFTER_INDICATOR.test(text))) throw UNSUPPORTED;
+    this.cursor = i;
+    return this.plain(text, at, end, i);
   }
 
   /** Offset after the closing quote of the one-line quoted scalar at `at`. */
