@@ -643,14 +643,15 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
  * reads JSON as JSON.parse does (strings and their escapes, numbers, true,
  * false, null, line breaks and spaces anywhere between tokens: the
  * differential test holds the two against each other), except duplicate
- * keys (an error to yaml: counted here), a tab or a lone CR as white space
- * (read differently), and keys this path leaves to yaml: `<<` (a merge key
+ * keys (an error to yaml: counted here), a lone CR or a tab as white space
+ * other than indentation (read differently), and keys this path leaves to yaml: `<<` (a merge key
  * once the text is block style) and `__proto__`.
  */
 export function jsonData(input: string): Record<string, unknown> | undefined {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-  // Inside JSON strings both must be escaped: here they can only be white space.
-  if (text.includes("\t") || /\r(?!\n)/.test(text)) return undefined;
+  // Inside JSON strings both must be escaped: here they can only be white space. Tabs that
+  // indent a line (JSON.stringify(data, null, "\t")) yaml reads as JSON does; elsewhere not always.
+  if ((text.includes("\t") && /(?:^|[^\n\t])\t/.test(text)) || /\r(?!\n)/.test(text)) return undefined;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -692,7 +693,7 @@ function keysWritten(text: string): number {
       if ((close - 1 - b) % 2 === 0) break;
     }
     let k = close + 1;
-    for (let c = text.charCodeAt(k); c === SPACE || c === NL || c === CR; c = text.charCodeAt(++k));
+    for (let c = text.charCodeAt(k); c === SPACE || c === NL || c === CR || c === TAB; c = text.charCodeAt(++k));
     if (text.charCodeAt(k) === COLON) keys++;
     i = text.indexOf('"', k);
   }

@@ -52,7 +52,7 @@ describe("JSON input read by JSON.parse where yaml reads the same", () => {
     const seen = { json: 0, yaml: 0 };
     fc.assert(
       fc.property(OBJECT, fc.integer({ min: 0, max: 2 }), (object, indent) => {
-        const text = layout(JSON.stringify(object, null, indent), random, [" ", "\n", "\n   ", "\r\n", "\r\n  ", "  "]);
+        const text = layout(JSON.stringify(object, null, indent), random, [" ", "\n", "\n   ", "\r\n", "\r\n  ", "  ", "\n\t", "\n\t\t", "\r\n\t"]);
         seen[check(text)]++;
         seen[check(`\ufeff${text}`)]++;
         // The same object with its first key written twice: yaml's error, never JSON.parse's last value.
@@ -67,11 +67,12 @@ describe("JSON input read by JSON.parse where yaml reads the same", () => {
   it("declines tabs and lone CRs as white space, duplicate keys, merge and __proto__ keys, and what is not one JSON object", () => {
     const random = seededRandom(7);
     for (let n = 0; n < 300; n++) {
-      const text = layout(JSON.stringify({ a: [1, { b: "x" }], c: null }), random, ["\t", "\r", " \t", "\n\t"]);
-      if (/\t|\r(?!\n)/.test(text)) assert.equal(check(text), "yaml", JSON.stringify(text));
+      const text = layout(JSON.stringify({ a: [1, { b: "x" }], c: null }), random, ["\t", "\r", " \t", "\n\t", "\n \t"]);
+      if (/(?:^|[^\n\t])\t|\r(?!\n)/.test(text)) assert.equal(check(text), "yaml", JSON.stringify(text));
     }
     for (const text of [
       '{"a":1,"a":2}',
+      '{"a":1,\n\t"a":2}',
       '{"a":1,"\\u0061":2}',
       '{"x":{"a":1,"b":{"a":2},"a":3}}',
       '{"a":[{"k":1,"k":1}]}',
@@ -101,6 +102,8 @@ describe("JSON input read by JSON.parse where yaml reads the same", () => {
       '{"":1,"#":2,"- x":3,"a: b":4,"*x":"&y","!t":"%z"}',
       '\ufeff{"a":1}',
       ' \n {"a":1} \n\n',
+      JSON.stringify({ a: { b: [1, "x", { c: null }] }, d: "e" }, null, "\t"),
+      JSON.stringify({ a: { b: [1, "x", { c: null }] }, d: "e" }, null, "\t").replaceAll("\n", "\r\n"),
     ]) {
       assert.equal(check(text), "json", text.slice(0, 80));
     }
