@@ -637,6 +637,9 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
   return safe ? end : undefined;
 }
 
+/** Nesting jsonData leaves to the library (which reads JSON about 1,000 deep before it gives up). */
+const JSON_DEPTH = 200;
+
 /**
  * A ResourceList written as JSON, as data: what yaml's parse of the same
  * text gives with toJS(), or undefined when that is not certain. YAML 1.2
@@ -644,8 +647,9 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
  * false, null, line breaks and spaces anywhere between tokens: the
  * differential test holds the two against each other), except duplicate
  * keys (an error to yaml: counted here), a lone CR or a tab as white space
- * other than indentation (read differently), and keys this path leaves to yaml: `<<` (a merge key
- * once the text is block style) and `__proto__`.
+ * other than indentation (read differently), and what this path leaves to
+ * yaml: `<<` keys (a merge key once the text is block style), `__proto__`
+ * keys, nesting deeper than JSON_DEPTH.
  */
 export function jsonData(input: string): Record<string, unknown> | undefined {
   const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
@@ -660,23 +664,23 @@ export function jsonData(input: string): Record<string, unknown> | undefined {
   }
   if (typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
   let read = 0;
-  const walk = (value: unknown): boolean => {
-    if (Array.isArray(value)) return value.every(walk);
+  const walk = (value: unknown, depth: number): boolean => {
     if (typeof value !== "object" || value === null) return true;
+    // Deeper than any manifest: the recursive walks after the parse are the library's to bound (and refuse).
+    if (depth > JSON_DEPTH) return false;
+    if (Array.isArray(value)) {
+      for (const item of value) if (!walk(item, depth + 1)) return false;
+      return true;
+    }
     for (const key of Object.keys(value)) {
       if (key === "<<" || key === "__proto__") return false;
       read++;
-      if (!walk((value as Record<string, unknown>)[key])) return false;
+      if (!walk((value as Record<string, unknown>)[key], depth + 1)) return false;
     }
     return true;
   };
-  try {
-    // JSON.parse keeps the last of duplicate keys: fewer keys read than written means duplicates.
-    if (!walk(data) || read !== keysWritten(text)) return undefined;
-  } catch (error) {
-    if (error instanceof RangeError) return undefined; // nested too deeply to walk: yaml says so
-    throw error;
-  }
+  // JSON.parse keeps the last of duplicate keys: fewer keys read than written means duplicates.
+  if (!walk(data, 0) || read !== keysWritten(text)) return undefined;
   return data as Record<string, unknown>;
 }
 

@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Document, parseAllDocuments } from "yaml";
 import { blockDocument, directDocument, directItem } from "../../src/resourcelist/emit-yaml.js";
+import { InputError } from "../../src/resourcelist/errors.js";
 import { jsonData } from "../../src/resourcelist/fast-parse.js";
 import { PARSE_OPTIONS, parseResourceList } from "../../src/resourcelist/resource-list.js";
 import { seededRandom } from "../support/random.js";
@@ -87,6 +88,7 @@ describe("JSON input read by JSON.parse where yaml reads the same", () => {
       "{'a':1}",
       '{"a":1,}',
       `${"[".repeat(20000)}${"]".repeat(20000)}`,
+      `{"a":${"[".repeat(300)}${"]".repeat(300)}}`,
     ]) {
       assert.equal(check(text), "yaml", text.slice(0, 80));
     }
@@ -131,6 +133,17 @@ describe("JSON data written as block YAML without yaml's stringifier", () => {
       { numRuns: 2000, seed: 1314 },
     );
     assert.ok(direct > 500 && items > 1000, `direct documents ${direct}, items ${items}`);
+  });
+
+  it("JSON nested too deeply is refused as before (exit 2, the library's message), never an internal error", () => {
+    for (const depth of [150, 250, 1000, 2000, 5000]) {
+      const input = `{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[],"x":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+      try {
+        parseResourceList(input);
+      } catch (error) {
+        assert.ok(error instanceof InputError, `depth ${depth}: ${String(error)}`);
+      }
+    }
   });
 
   it("a ResourceList in JSON comes out as yaml wrote it, with its byte-order mark and CRLF breaks", () => {
