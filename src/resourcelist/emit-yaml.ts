@@ -68,3 +68,107 @@ export function blockListOfMappings(list: readonly unknown[]): string | undefine
   }
   return out.join("");
 }
+
+// A whole document, for JSON input rewritten as block YAML: yaml's
+// `new Document(data).toString({ lineWidth: 0, indentSeq: false })` took a
+// fifth of a JSON run. Written here: plain and one-line quoted strings,
+// numbers, booleans, null, nested mappings and lists, empty ones in flow
+// style. An item of `items` with anything else (a multi-line string, a
+// control character, a key yaml would write explicitly) is written by
+// yaml on its own; anything else outside `items` leaves the whole document
+// to yaml. The caller reads the text back and compares it with the data.
+
+const DOCUMENT_OPTIONS = { lineWidth: 0, indentSeq: false } as const;
+
+/** How yaml writes a string it cannot write plain (no line break, no control character), or undefined. */
+function quoted(value: string): string | undefined {
+  if (value.includes("\n") || CONTROL.test(value) || MARKER.test(value)) return undefined;
+  // yaml's quotedString(): single quotes when only double quotes would need escaping.
+  if (value.includes('"') && !value.includes("'")) return `'${value}'`;
+  return JSON.stringify(value);
+}
+
+/** A scalar's text, or undefined for a collection or what is not written here. */
+function scalar(value: unknown): string | undefined {
+  if (typeof value === "string") return plain(value) ? value : quoted(value);
+  if (typeof value === "number") return Number.isFinite(value) ? (Object.is(value, -0) ? "-0" : JSON.stringify(value)) : undefined;
+  if (typeof value === "boolean") return String(value);
+  if (value === null) return "null";
+  return undefined;
+}
+
+function keyText(key: string): string | undefined {
+  // yaml writes a key of over 1024 characters as an explicit key (`? …`).
+  if (key.length > 1000) return undefined;
+  return plain(key) ? key : quoted(key);
+}
+
+/** The text after `key:` or `- ` for a scalar or an empty collection; "" for a collection with content. */
+function inline(value: unknown): string | undefined {
+  if (Array.isArray(value)) return value.length === 0 ? " []" : "";
+  if (isPlainObject(value)) return Object.keys(value).length === 0 ? " {}" : "";
+  const text = scalar(value);
+  return text === undefined ? undefined : ` ${text}`;
+}
+
+/** Lines of a block mapping or list at `indent`; false when some part is not written here. */
+function block(value: unknown, indent: string, out: string[]): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const rest = inline(item);
+      if (rest === undefined) return false;
+      if (rest !== "") {
+        out.push(`${indent}-${rest}\n`);
+        continue;
+      }
+      // A collection as an item: its first line after the dash, the others two columns in.
+      const start = out.length;
+      if (!block(item, `${indent}  `, out)) return false;
+      out[start] = `${indent}- ${out[start]!.slice(indent.length + 2)}`;
+    }
+    return true;
+  }
+  if (!isPlainObject(value)) return false;
+  for (const key of Object.keys(value)) {
+    const child = value[key];
+    const name = keyText(key);
+    const rest = inline(child);
+    if (name === undefined || rest === undefined) return false;
+    out.push(`${indent}${name}:${rest}\n`);
+    // indentSeq: false: a list sits in its key's column, a mapping two columns in.
+    if (rest === "" && !block(child, Array.isArray(child) ? indent : `${indent}  `, out)) return false;
+  }
+  return true;
+}
+
+/** `data` (a JSON-shaped mapping) as yaml's Document.toString writes it: block style, `items` one by one. */
+export function blockDocument(data: Record<string, unknown>): string {
+  return directDocument(data) ?? new Document(data).toString(DOCUMENT_OPTIONS);
+}
+
+/** blockDocument's text when every part but items of `items` is written here, else undefined. */
+export function directDocument(data: Record<string, unknown>): string | undefined {
+  const out: string[] = [];
+  for (const key of Object.keys(data)) {
+    const value = data[key];
+    if (key === "items" && Array.isArray(value) && value.length > 0) {
+      out.push("items:\n");
+      for (const item of value) {
+        const start = out.length;
+        if (block([item], "", out)) continue;
+        out.length = start;
+        // An item at column 0 of a list: written alone, yaml gives it the same text as inside `items`.
+        out.push(new Document([item]).toString(DOCUMENT_OPTIONS));
+      }
+      continue;
+    }
+    if (!block({ [key]: value }, "", out)) return undefined;
+  }
+  return out.length === 0 ? undefined : out.join("");
+}
+
+/** A JSON-shaped value as the lines of a block list item (`- …`), or undefined when yaml must write it. */
+export function directItem(item: unknown): string | undefined {
+  const out: string[] = [];
+  return block([item], "", out) ? out.join("") : undefined;
+}

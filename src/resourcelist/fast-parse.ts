@@ -52,7 +52,10 @@ function typeTag(node: object): PropertyDescriptorMap {
   return out;
 }
 
-function factory(schema: Schema): Factory {
+/** Where an offset of the text parsed sits in the input (they differ for CRLF input: see withCrlf). */
+type Place = (offset: number) => number;
+
+function factory(schema: Schema, at: Place | undefined): Factory {
   const withSchema: PropertyDescriptorMap = { schema: { value: schema, configurable: true, enumerable: false, writable: true } };
   // A scalar keeps its offsets as numbers and makes its `range` array when asked: one object
   // per scalar instead of three (the array and its backing store), most of the GC's work here.
@@ -74,9 +77,15 @@ function factory(schema: Schema): Factory {
   // Plain constructor functions: one hidden class per node kind, as with `new`.
   function S(this: OffsetScalar, value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type): void {
     this.value = value;
-    this[START] = start;
-    this[END] = end;
-    this[AFTER] = after;
+    if (at === undefined) {
+      this[START] = start;
+      this[END] = end;
+      this[AFTER] = after;
+    } else {
+      this[START] = at(start);
+      this[END] = at(end);
+      this[AFTER] = at(after);
+    }
     this[RANGE] = undefined;
     this.source = source;
     this.type = type;
@@ -121,6 +130,8 @@ interface Context {
   readonly typed: readonly TypedTag[];
   /** One string per distinct key: a list repeats a few dozen keys thousands of times. */
   readonly keys: Map<string, string>;
+  /** Offsets of the parsed text to the input's; undefined when they are the same. */
+  readonly at: Place | undefined;
 }
 
 /** Thrown inside an item to hand it to the library. */
@@ -136,6 +147,7 @@ const HASH = 35;
 const SQUOTE = 39;
 const DASH = 45;
 const COLON = 58;
+const COMMA = 44;
 const LBRACKET = 91;
 const BACKSLASH = 92;
 const RBRACKET = 93;
@@ -147,12 +159,21 @@ const INDICATOR = /^[&*!|>%@`,[\]{}#'"?:-]/;
 /** `-x`, `?x`, `:x`: plain scalars despite the indicator. */
 const PLAIN_AFTER_INDICATOR = /^[-?:][^\s]/;
 /** Plain scalars a core-schema tag (null, bool, int, float) may claim; all others are strings. */
+/** Whether a `:` before `c` stays inside a plain scalar in flow context (else it would end a key). */
+function inPlain(c: number): boolean {
+  return c !== SPACE && c !== NL && c !== CR && c !== TAB && c !== COMMA && c !== LBRACE && c !== RBRACE && c !== LBRACKET && c !== RBRACKET && !Number.isNaN(c);
+}
+
+/** `-1`, `-x`, `.5`: a plain scalar in flow context may start with `-` before a letter, digit or dot. */
+const FLOW_PLAIN_AFTER_INDICATOR = /^-[A-Za-z0-9.]/;
 const MAYBE_TYPED = /^(?:[-+.~0-9]|null$|Null$|NULL$|true$|True$|TRUE$|false$|False$|FALSE$)/;
 
 /** Composes the block structure of source[.., end) from a position the caller picks. */
 class Scanner {
   /** Where the last composed node's last line ends. */
   pos = 0;
+  /** Inside a flow collection: where the last entry ends. */
+  private cursor = 0;
   private readonly make: Factory;
 
   constructor(
@@ -196,6 +217,11 @@ class Scanner {
     return i - ls;
   }
 
+  /** The input's offset of an offset in the text parsed. */
+  place(offset: number): number {
+    return this.ctx.at === undefined ? offset : this.ctx.at(offset);
+  }
+
   isEntry(at: number): boolean {
     if (at >= this.end || this.src.charCodeAt(at) !== DASH) return false;
     const next = this.src.charCodeAt(at + 1);
@@ -216,7 +242,7 @@ class Scanner {
       at = next + indent;
     }
     const last = (seq.items[seq.items.length - 1] as Node).range!;
-    seq.range = [dash, last[2], last[2]];
+    seq.range = [this.place(dash), last[2], last[2]];
     return seq;
   }
 
@@ -228,6 +254,8 @@ class Scanner {
     while (src.charCodeAt(c) === SPACE) c++;
     const first = src.charCodeAt(c);
     if (c >= this.end || first === NL || first === HASH || this.isEntry(c)) throw UNSUPPORTED; // empty, or "- - x"
+    // `- {…}` / `- […]`: a flow collection, never the first key of a block mapping (its `: ` are inside).
+    if (first === LBRACE || first === LBRACKET) return this.inlineValue(c);
     if (this.keyEnd(c) >= 0) return this.map(c, c - (src.lastIndexOf("\n", c - 1) + 1));
     return this.inlineValue(c);
   }
@@ -275,7 +303,7 @@ class Scanner {
       at = next + indent;
     }
     const last = (map.items[map.items.length - 1]!.value as Node).range!;
-    map.range = [first, last[2], last[2]];
+    map.range = [this.place(first), last[2], last[2]];
     return map;
   }
 
@@ -326,25 +354,13 @@ class Scanner {
     let create: (start: number, end: number, after: number) => Node;
     if (c === SQUOTE || c === DQUOTE) {
       valueEnd = this.quotedEnd(v);
-      const raw = src.slice(v + 1, valueEnd - 1);
-      let value: string;
-      if (c === SQUOTE) value = raw.includes("'") ? raw.replaceAll("''", "'") : raw;
-      else if (!raw.includes("\\")) value = raw;
-      else {
-        // JSON's escapes are a subset of YAML's, with the same meaning; the others go to the library.
-        try {
-          value = JSON.parse(`"${raw}"`) as string;
-        } catch {
-          throw UNSUPPORTED;
-        }
-      }
+      const value = this.quotedValue(v, valueEnd);
       create = (start, end, after) => this.make.scalar(value, start, end, after, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
-    } else if ((c === LBRACE && src.charCodeAt(v + 1) === RBRACE) || (c === LBRACKET && src.charCodeAt(v + 1) === RBRACKET)) {
-      valueEnd = v + 2;
+    } else if (c === LBRACE || c === LBRACKET) {
+      const flow = this.flow(v, 0);
+      valueEnd = this.cursor;
       create = (start, end, after) => {
-        const flow = c === LBRACE ? this.make.map() : this.make.seq();
-        flow.flow = true;
-        flow.range = [start, end, after];
+        flow.range = [this.place(start), this.place(end), this.place(after)];
         return flow;
       };
     } else {
@@ -374,6 +390,128 @@ class Scanner {
     }
     this.pos = eol;
     return create(v, valueEnd, eol);
+  }
+
+  /** The value of the one-line quoted scalar source[at, end). */
+  private quotedValue(at: number, end: number): string {
+    const raw = this.src.slice(at + 1, end - 1);
+    if (this.src.charCodeAt(at) === SQUOTE) return raw.includes("'") ? raw.replaceAll("''", "'") : raw;
+    if (!raw.includes("\\")) return raw;
+    // JSON's escapes are a subset of YAML's, with the same meaning; the others go to the library.
+    try {
+      return JSON.parse(`"${raw}"`) as string;
+    } catch {
+      throw UNSUPPORTED;
+    }
+  }
+
+  /** Past the spaces at `at`. */
+  private spaces(at: number): number {
+    let i = at;
+    while (this.src.charCodeAt(i) === SPACE) i++;
+    return i;
+  }
+
+  /**
+   * A flow mapping or sequence on one line, `{a: 1, "b": [x, 'y']}`, of
+   * plain and one-line quoted scalars and flow collections; its range is
+   * the caller's to set, `cursor` is left after its closing bracket. As the
+   * library places them, a value's range runs on over the spaces after it
+   * (up to the `,` or bracket), a key's does not. Anything else in it (a
+   * line break, a comment, an empty or implicit entry, `?`, anchors, tags,
+   * aliases, a plain scalar yaml might read differently) is the library's.
+   */
+  private flow(open: number, depth: number): YAMLMap | YAMLSeq {
+    const { src } = this;
+    if (depth > 32) throw UNSUPPORTED;
+    const isMap = src.charCodeAt(open) === LBRACE;
+    const close = isMap ? RBRACE : RBRACKET;
+    const node = isMap ? this.make.map() : this.make.seq();
+    node.flow = true;
+    let i = this.spaces(open + 1);
+    while (src.charCodeAt(i) !== close) {
+      if (isMap) {
+        const key = this.flowKey(i);
+        i = this.spaces(this.cursor);
+        if (src.charCodeAt(i) !== COLON) throw UNSUPPORTED;
+        for (const pair of (node as YAMLMap).items) if ((pair.key as Scalar).value === key.value) throw UNSUPPORTED;
+        (node as YAMLMap).items.push(this.make.pair(key, this.flowValue(this.spaces(i + 1), depth)));
+      } else (node as YAMLSeq).items.push(this.flowValue(i, depth));
+      i = this.cursor;
+      const ch = src.charCodeAt(i);
+      if (ch === COMMA) i = this.spaces(i + 1);
+      else if (ch !== close) throw UNSUPPORTED;
+    }
+    this.cursor = i + 1;
+    return node;
+  }
+
+  /** A key in a flow mapping: quoted, or plain and followed by `: `; `cursor` is left at its end. */
+  private flowKey(at: number): Scalar {
+    const { src } = this;
+    const c = src.charCodeAt(at);
+    if (c === SQUOTE || c === DQUOTE) {
+      const end = this.quotedEnd(at);
+      const value = this.quotedValue(at, end);
+      // `<<` is a merge key when merge keys are on: the library's to compose.
+      if (value === "<<" || end - at > 1000) throw UNSUPPORTED;
+      this.cursor = end;
+      return this.make.scalar(value, at, end, end, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
+    }
+    let end = at;
+    for (let i = at; ; i++) {
+      const ch = src.charCodeAt(i);
+      if (ch === COLON && src.charCodeAt(i + 1) === SPACE) break;
+      if (ch === COLON && inPlain(src.charCodeAt(i + 1))) continue; // `a:b`: one scalar
+      if (i >= this.end || ch === NL || ch === TAB || ch === COLON || ch === COMMA || ch === HASH || ch === LBRACE || ch === RBRACE || ch === LBRACKET || ch === RBRACKET || ch === SQUOTE || ch === DQUOTE) throw UNSUPPORTED;
+      if (ch !== SPACE) end = i + 1;
+    }
+    const slice = src.slice(at, end);
+    let text = this.ctx.keys.get(slice);
+    if (text === undefined) {
+      if (end - at > 1000 || slice === "" || slice === "<<" || INDICATOR.test(slice) || MAYBE_TYPED.test(slice)) throw UNSUPPORTED;
+      text = slice;
+      this.ctx.keys.set(text, text);
+    }
+    this.cursor = end;
+    return this.make.scalar(text, at, end, end, text, Scalar.PLAIN);
+  }
+
+  /** A value in a flow collection; `cursor` is left past the spaces after it, where its range ends. */
+  private flowValue(at: number, depth: number): Node {
+    const { src } = this;
+    const c = src.charCodeAt(at);
+    if (c === LBRACE || c === LBRACKET) {
+      const node = this.flow(at, depth + 1);
+      const end = this.cursor;
+      this.cursor = this.spaces(end);
+      node.range = [this.place(at), this.place(end), this.place(this.cursor)];
+      return node;
+    }
+    if (c === SQUOTE || c === DQUOTE) {
+      const end = this.quotedEnd(at);
+      const value = this.quotedValue(at, end);
+      this.cursor = this.spaces(end);
+      return this.make.scalar(value, at, end, this.cursor, value, c === SQUOTE ? Scalar.QUOTE_SINGLE : Scalar.QUOTE_DOUBLE);
+    }
+    // A plain scalar runs to the `,` or bracket that ends the entry; a `:`, `#`, quote or
+    // flow indicator in it, or one it would start with, is left to the library.
+    let end = at;
+    let i = at;
+    for (; ; i++) {
+      const ch = src.charCodeAt(i);
+      if (ch === COMMA || ch === RBRACE || ch === RBRACKET) break;
+      if (ch === COLON && inPlain(src.charCodeAt(i + 1))) {
+        end = i + 1; // `nginx:1.25`: a colon before a character that is not space or a flow indicator
+        continue;
+      }
+      if (i >= this.end || ch === NL || ch === TAB || ch === COLON || ch === HASH || ch === LBRACE || ch === LBRACKET || ch === SQUOTE || ch === DQUOTE) throw UNSUPPORTED;
+      if (ch !== SPACE) end = i + 1;
+    }
+    const text = src.slice(at, end);
+    if (text === "" || (INDICATOR.test(text) && !FLOW_PLAIN_AFTER_INDICATOR.test(text))) throw UNSUPPORTED;
+    this.cursor = i;
+    return this.plain(text, at, end, i);
   }
 
   /** Offset after the closing quote of the one-line quoted scalar at `at`. */
@@ -420,7 +558,7 @@ class Scanner {
 }
 
 /** Moves a node parsed from a slice to its place in the whole text; false when it holds anchors or aliases. */
-function shift(node: Node, offset: number): boolean {
+function shift(node: Node, offset: number, at: Place | undefined): boolean {
   let ok = true;
   visit(node, {
     Node(_, n) {
@@ -428,7 +566,10 @@ function shift(node: Node, offset: number): boolean {
         ok = false;
         return visit.BREAK;
       }
-      if (n.range) n.range = [n.range[0] + offset, n.range[1] + offset, n.range[2] + offset];
+      if (n.range) {
+        const [a, b, c] = n.range;
+        n.range = at === undefined ? [a + offset, b + offset, c + offset] : [at(a + offset), at(b + offset), at(c + offset)];
+      }
       return undefined;
     },
   });
@@ -436,11 +577,11 @@ function shift(node: Node, offset: number): boolean {
 }
 
 /** The library's node for source[start, end), placed in the whole text; undefined on errors or anchors. */
-function library(source: string, start: number, end: number, options: FastParseOptions): Node | undefined {
-  const doc = parseDocument(source.slice(start, end), options);
+function library(source: string, start: number, end: number, ctx: Context): Node | undefined {
+  const doc = parseDocument(source.slice(start, end), ctx.options);
   if (doc.errors.length > 0 || doc.contents === null) return undefined;
   const node = doc.contents as Node;
-  return shift(node, start) ? node : undefined;
+  return shift(node, start, ctx.at) ? node : undefined;
 }
 
 /** The last node in document order. */
@@ -496,10 +637,80 @@ function contentEnd(source: string, start: number, stop: number, maxCol: number)
   return safe ? end : undefined;
 }
 
+/** Nesting jsonData leaves to the library (which reads JSON about 1,000 deep before it gives up). */
+const JSON_DEPTH = 200;
+
+/**
+ * A ResourceList written as JSON, as data: what yaml's parse of the same
+ * text gives with toJS(), or undefined when that is not certain. YAML 1.2
+ * reads JSON as JSON.parse does (strings and their escapes, numbers, true,
+ * false, null, line breaks and spaces anywhere between tokens: the
+ * differential test holds the two against each other), except duplicate
+ * keys (an error to yaml: counted here), a lone CR or a tab as white space
+ * other than indentation (read differently), and what this path leaves to
+ * yaml: `<<` keys (a merge key once the text is block style), `__proto__`
+ * keys, nesting deeper than JSON_DEPTH.
+ */
+export function jsonData(input: string): Record<string, unknown> | undefined {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  // Inside JSON strings both must be escaped: here they can only be white space. Tabs that
+  // indent a line (JSON.stringify(data, null, "\t")) yaml reads as JSON does; elsewhere not always.
+  if ((text.includes("\t") && /(?:^|[^\n\t])\t/.test(text)) || /\r(?!\n)/.test(text)) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return undefined;
+  let read = 0;
+  const walk = (value: unknown, depth: number): boolean => {
+    if (typeof value !== "object" || value === null) return true;
+    // Deeper than any manifest: the recursive walks after the parse are the library's to bound (and refuse).
+    if (depth > JSON_DEPTH) return false;
+    if (Array.isArray(value)) {
+      for (const item of value) if (!walk(item, depth + 1)) return false;
+      return true;
+    }
+    for (const key of Object.keys(value)) {
+      if (key === "<<" || key === "__proto__") return false;
+      read++;
+      if (!walk((value as Record<string, unknown>)[key], depth + 1)) return false;
+    }
+    return true;
+  };
+  // JSON.parse keeps the last of duplicate keys: fewer keys read than written means duplicates.
+  if (!walk(data, 0) || read !== keysWritten(text)) return undefined;
+  return data as Record<string, unknown>;
+}
+
+/** The keys in valid JSON text: its strings followed by a colon. */
+function keysWritten(text: string): number {
+  let keys = 0;
+  for (let i = text.indexOf('"'); i >= 0; ) {
+    let close = i;
+    for (;;) {
+      close = text.indexOf('"', close + 1);
+      let b = close - 1;
+      while (text.charCodeAt(b) === BACKSLASH) b--;
+      // An even run of backslashes before it: the quote closes the string.
+      if ((close - 1 - b) % 2 === 0) break;
+    }
+    let k = close + 1;
+    for (let c = text.charCodeAt(k); c === SPACE || c === NL || c === CR || c === TAB; c = text.charCodeAt(++k));
+    if (text.charCodeAt(k) === COLON) keys++;
+    i = text.indexOf('"', k);
+  }
+  return keys;
+}
+
+const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
+
 /** Items composed between two pauses of fastParseSteps: a few milliseconds of work. */
 const ITEMS_PER_STEP = 32;
 
-const ROOT_KEY = /([A-Za-z_][A-Za-z0-9_./-]*):(?: |\n|$)/y;
+// Loops over every line stay out of the generators: V8 does not optimise a
+// loop inside a generator while it runs (no on-stack replacement).
 
 /** Top-level keys: lines that start in column 0 with a plain key (undefined: something else is there). */
 function rootKeys(source: string): { at: number; name: string }[] | undefined {
@@ -552,7 +763,59 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
  * while it parses) and then go on. The result is the same.
  */
 export function* fastParseSteps(source: string, options: FastParseOptions): Generator<void, Document.Parsed | undefined> {
-  if (source.charCodeAt(0) === 0xfeff || source.includes("\r")) return undefined;
+  if (source.charCodeAt(0) === 0xfeff) return undefined;
+  return yield* source.includes("\r") ? withCrlf(source, options) : fastParseLf(source, options);
+}
+
+/**
+ * CRLF line breaks (a file from Windows): the LF view of the text is parsed,
+ * and every range moved back onto the text as it is. The library reads
+ * CRLF as one line break, the same as LF, so an offset in the view sits
+ * that many bytes earlier than in the text as there are CRLF breaks before
+ * it (an offset at a break's LF is the CR's in the text, where the library
+ * ends the line's content). A CR that is not part of a CRLF is the
+ * library's: it reads that differently from a line break.
+ */
+function* withCrlf(source: string, options: FastParseOptions): Generator<void, Document.Parsed | undefined> {
+  const view = source.replaceAll("\r\n", "\n");
+  if (view.includes("\r")) return undefined;
+  // The view's offset of each CRLF break's LF, in order.
+  const breaks = new Int32Array(source.length - view.length);
+  for (let i = source.indexOf("\r\n"), k = 0; i >= 0; i = source.indexOf("\r\n", i + 2), k++) breaks[k] = i - k;
+  return yield* fastParseLf(view, options, placeAfter(breaks));
+}
+
+/**
+ * offset + the number of `breaks` before it. The scan asks in nearly
+ * increasing order: from where the last answer was, a few steps forward or back, else a binary search.
+ */
+function placeAfter(breaks: Int32Array): Place {
+  const n = breaks.length;
+  let k = 0; // breaks before the offset asked last
+  return (offset) => {
+    if (k < n && breaks[k]! < offset) {
+      let steps = 0;
+      while (k < n && breaks[k]! < offset && steps++ < 8) k++;
+      if (k < n && breaks[k]! < offset) k = lowerBound(breaks, offset, k, n);
+    } else if (k > 0 && breaks[k - 1]! >= offset) {
+      k = lowerBound(breaks, offset, 0, k - 1);
+    }
+    return offset + k;
+  };
+}
+
+/** The first index in [lo, hi) whose break is at or after `offset` (hi when none). */
+function lowerBound(breaks: Int32Array, offset: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (breaks[mid]! < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** fastParse of LF-only text; `at` places its offsets in the input when that differs (CRLF). */
+function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Generator<void, Document.Parsed | undefined> {
   const end = source.length;
   // Blank or comment lines after the last content line stretch the ranges of
   // whichever collections the library hands them to: not modelled.
@@ -564,7 +827,7 @@ export function* fastParseSteps(source: string, options: FastParseOptions): Gene
   // Which plain scalars are strings is written for YAML 1.2's core schema.
   if (doc.schema.name !== "core") return undefined;
   const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
+  const ctx: Context = { options, make: factory(doc.schema, at), typed, keys: new Map(), at };
 
   const keys = rootKeys(source);
   if (!keys) return undefined;
@@ -588,7 +851,7 @@ export function* fastParseSteps(source: string, options: FastParseOptions): Gene
       }
     }
     if (!pair) {
-      const map = library(source, at, stop, options);
+      const map = library(source, at, stop, ctx);
       if (!isMap(map) || map.items.length !== 1) return undefined;
       pair = map.items[0] as Pair<Node, Node>;
     }
@@ -597,9 +860,10 @@ export function* fastParseSteps(source: string, options: FastParseOptions): Gene
   }
   const last = (root.items[root.items.length - 1]!.value as Node | null)?.range;
   if (!last) return undefined;
-  root.range = [keys[0]!.at, last[2], last[2]];
+  root.range = [at === undefined ? keys[0]!.at : at(keys[0]!.at), last[2], last[2]];
   doc.contents = root as unknown as Document.Parsed["contents"];
-  doc.range = [0, end, end];
+  const whole = at === undefined ? end : at(end);
+  doc.range = [0, whole, whole];
   return doc;
 }
 
@@ -626,13 +890,9 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
     seq.items.push(item);
   }
   const last = (seq.items[seq.items.length - 1] as Node).range!;
-  seq.range = [first + col, last[2], last[2]];
+  seq.range = [ctx.at === undefined ? first + col : ctx.at(first + col), last[2], last[2]];
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }
-
-// Loops over lines stay out of the generators: V8 does not optimise a loop
-// inside a generator while it runs (no on-stack replacement), and these run
-// over every line of the input.
 
 /** Where entries start: the lines with a dash in column `col`; undefined when content left of it, or not an entry, is there. */
 function entryStarts(source: string, first: number, stop: number, scan: Scanner, col: number): number[] | undefined {
@@ -664,7 +924,7 @@ function entryAt(source: string, ls: number, raw: number, col: number, ctx: Cont
     item = node.items[0] as Node;
   } catch (err) {
     if (!(err instanceof Unsupported)) throw err;
-    const parsed = library(source, ls, regionEnd, ctx.options);
+    const parsed = library(source, ls, regionEnd, ctx);
     if (!isSeq(parsed) || parsed.items.length !== 1) return undefined;
     item = parsed.items[0] as Node;
   }

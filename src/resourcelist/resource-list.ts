@@ -4,9 +4,9 @@ import { isDeepStrictEqual } from "node:util";
 import { Document, isMap, isScalar, isSeq, parseAllDocuments, stringify } from "yaml";
 import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
 import { quote } from "../quote.js";
-import { blockListOfMappings } from "./emit-yaml.js";
+import { blockDocument, blockListOfMappings } from "./emit-yaml.js";
 import { InputError } from "./errors.js";
-import { fastParse, fastParseSteps } from "./fast-parse.js";
+import { fastParse, fastParseSteps, jsonData } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
 import { MEASURED, checkExpansion } from "./limits.js";
 import { describe, scalarString } from "./nodes.js";
@@ -36,7 +36,12 @@ export const PARSE_OPTIONS = { keepSourceTokens: false, prettyErrors: true, merg
 
 /** Parses the function's input; throws InputError for anything that is not one ResourceList. */
 export function parseResourceList(input: string): ResourceList {
-  return checkedList(input, parseOne(nonEmpty(input)));
+  nonEmpty(input);
+  // JSON (and any flow-style list) is written back as block YAML: kpt would
+  // otherwise write the user's files in flow style. The input's byte-order
+  // mark and line breaks are kept; the new text must read back as the same data.
+  const json = jsonInput(input);
+  return checkedList(json ? fromJson(input, json) : fromYaml(input, parseOne(input)));
 }
 
 /**
@@ -45,11 +50,19 @@ export function parseResourceList(input: string): ResourceList {
  * read-ahead, make progress while it parses. The result is the same.
  */
 export async function parseResourceListPausing(input: string, pause: () => Promise<void>): Promise<ResourceList> {
-  const steps = fastParseSteps(nonEmpty(input), PARSE_OPTIONS);
+  nonEmpty(input);
+  // JSON.parse takes a few milliseconds: nothing to pause for.
+  const json = jsonInput(input);
+  if (json) return checkedList(fromJson(input, json));
+  const steps = fastParseSteps(input, PARSE_OPTIONS);
+  let document: Document.Parsed;
   try {
     for (;;) {
       const step = steps.next();
-      if (step.done) return checkedList(input, step.value ?? parseByLibrary(input));
+      if (step.done) {
+        document = step.value ?? parseByLibrary(input);
+        break;
+      }
       await pause();
     }
   } catch (error) {
@@ -57,41 +70,22 @@ export async function parseResourceListPausing(input: string, pause: () => Promi
     if (error instanceof RangeError) throw new InputError(`input is nested too deeply to read (${error.message})`);
     throw error;
   }
+  return checkedList(fromYaml(input, document));
 }
 
-function nonEmpty(input: string): string {
+function nonEmpty(input: string): void {
   if (input.trim() === "") {
     throw new InputError("no input on stdin: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList)");
   }
-  return input;
 }
 
-/** The parsed input checked to be one ResourceList (JSON and flow style rewritten as block YAML). */
-function checkedList(input: string, parsed: Document.Parsed): ResourceList {
-  let source = input;
-  let document = parsed;
-  // Only aliases (`*name`) and merge keys (`<<`) expand: most lists have neither, and skip the walk.
-  if (input.includes("*") || input.includes("<<")) checkExpansion(document);
-  // JSON (and any flow-style list) is written back as block YAML: kpt would
-  // otherwise write the user's files in flow style. The input's byte-order
-  // mark and line breaks are kept; the new text must read back as the same data.
-  if (isMap(document.contents) && document.contents.flow) {
-    const data: unknown = document.toJS(MEASURED);
-    const eol = lineBreakOf(input);
-    const bom = input.charCodeAt(0) === 0xfeff ? "\ufeff" : "";
-    source = bom + withBreaks(new Document(data).toString({ lineWidth: 0, indentSeq: false }), eol);
-    let same = false;
-    try {
-      document = parseOne(source);
-      same = isDeepStrictEqual(document.toJS(MEASURED), data);
-    } catch {
-      // A string key "<<" comes back as a merge key; yaml throws on its value.
-    }
-    if (!same) {
-      throw new InputError("this flow-style input cannot be rewritten as block YAML with the same data (a quoted \"<<\" key?); write it in block style");
-    }
-  }
+/** JSON input as data, where JSON.parse reads what yaml would (fast-parse.ts jsonData). */
+function jsonInput(input: string): Record<string, unknown> | undefined {
+  return /^\ufeff?\s*\{/.test(input) ? jsonData(input) : undefined;
+}
 
+/** The parsed input checked to be one ResourceList. */
+function checkedList({ source, document }: { source: string; document: Document.Parsed }): ResourceList {
   const root = document.contents;
   if (!isMap(root)) {
     throw new InputError(`input is not a ResourceList: expected a YAML mapping with kind: ${RESOURCE_LIST_KIND}, got ${describe(root)}`);
@@ -116,6 +110,62 @@ function checkedList(input: string, parsed: Document.Parsed): ResourceList {
   const fc = root.get("functionConfig", true);
   const functionConfig = fc === undefined || (isScalar(fc) && fc.value === null) ? undefined : (fc as Node);
   return { source, document, root, items, functionConfig };
+}
+
+/** The list as parsed from YAML text, rewritten as block YAML when it is flow style. */
+function fromYaml(input: string, document: Document.Parsed): { source: string; document: Document.Parsed } {
+  // Only aliases (`*name`) and merge keys (`<<`) expand: most lists have neither, and skip the walk.
+  if (input.includes("*") || input.includes("<<")) checkExpansion(document);
+  if (!(isMap(document.contents) && document.contents.flow)) return { source: input, document };
+  return rewritten(input, document.toJS(MEASURED) as Record<string, unknown>, false);
+}
+
+/** JSON read as data (by JSON.parse, where yaml reads the same: fast-parse.ts jsonData), rewritten as block YAML. */
+function fromJson(input: string, data: Record<string, unknown>): { source: string; document: Document.Parsed } {
+  return rewritten(input, data, true);
+}
+
+/**
+ * `data` as block YAML text with the input's byte-order mark and line
+ * breaks, and its parse, which must read as `data`. `direct`: written by
+ * blockDocument, else by yaml (the fallback when the direct text does not read back).
+ */
+function rewritten(input: string, data: Record<string, unknown>, direct: boolean): { source: string; document: Document.Parsed } {
+  const eol = lineBreakOf(input);
+  const bom = input.charCodeAt(0) === 0xfeff ? "\ufeff" : "";
+  const text = direct ? blockDocument(data) : new Document(data).toString({ lineWidth: 0, indentSeq: false });
+  const source = bom + withBreaks(text, eol);
+  let document: Document.Parsed | undefined;
+  try {
+    const parsed = parseOne(source);
+    if (readsAsData(parsed.contents, data) || isDeepStrictEqual(parsed.toJS(MEASURED), data)) document = parsed;
+  } catch {
+    // A string key "<<" comes back as a merge key; yaml throws on its value.
+  }
+  if (document) return { source, document };
+  if (direct) return rewritten(input, data, false);
+  throw new InputError("this flow-style input cannot be rewritten as block YAML with the same data (a quoted \"<<\" key?); write it in block style");
+}
+
+/** Whether a node without aliases, tags or merge keys reads as `value` (JSON-shaped data), without making the data. */
+function readsAsData(node: unknown, value: unknown): boolean {
+  if (isSeq(node)) {
+    if (!Array.isArray(value) || node.items.length !== value.length || node.anchor !== undefined || node.tag !== undefined) return false;
+    for (let i = 0; i < value.length; i++) if (!readsAsData(node.items[i], value[i])) return false;
+    return true;
+  }
+  if (isMap(node)) {
+    if (typeof value !== "object" || value === null || Array.isArray(value) || node.anchor !== undefined || node.tag !== undefined) return false;
+    const record = value as Record<string, unknown>;
+    if (node.items.length !== Object.keys(record).length) return false;
+    for (const pair of node.items) {
+      const key = pair.key;
+      if (!isScalar(key) || typeof key.value !== "string" || key.value === "<<" || !Object.hasOwn(record, key.value)) return false;
+      if (!readsAsData(pair.value, record[key.value])) return false;
+    }
+    return true;
+  }
+  return isScalar(node) && node.anchor === undefined && node.tag === undefined && Object.is(node.value, value);
 }
 
 /** The one YAML document in `source`; throws InputError for none, several, or invalid YAML. */

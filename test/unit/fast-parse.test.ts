@@ -201,7 +201,9 @@ describe("fast ResourceList parser", () => {
       BASE.replace("apiVersion: apps/v1", "apiVersion: &a apps/v1"),
       BASE.replace("kind: ResourceList", "kind: ResourceList\nkind: Again"),
       `---\n${BASE}`,
-      BASE.replaceAll("\n", "\r\n"),
+      // A CR that is not part of a CRLF break.
+      BASE.replace("kind: ResourceList\n", "kind: ResourceList\r"),
+      BASE.replaceAll("\n", "\r\n").replace("'web.yaml'", "'web\ryaml'"),
       BASE.replace("  kind: Deployment", "  kind: Deployment\n  kind: Twice"),
       '{"apiVersion":"config.kubernetes.io/v1","kind":"ResourceList","items":[]}',
       " apiVersion: v1\nkind: ResourceList\nitems: []\n",
@@ -210,6 +212,50 @@ describe("fast ResourceList parser", () => {
       `%YAML 1.2\n---\n${BASE}`,
     ]) {
       assert.equal(check(input), "library", input);
+    }
+  });
+
+  it("CRLF line breaks: answers, with the library's nodes at the text's offsets", () => {
+    assert.equal(check(BASE.replaceAll("\n", "\r\n")), "fast");
+    assert.equal(check(INDENTED.replaceAll("\n", "\r\n")), "fast");
+    // Mixed endings, no final line break, quoted and block scalars across CRLF lines: answered or declined, never different.
+    let mixed = 0;
+    const lines = BASE.split("\n");
+    const mixedText = lines.map((l, i) => (i % 3 === 0 ? `${l}\r` : l)).join("\n");
+    for (const input of [
+      mixedText,
+      BASE.replaceAll("\n", "\r\n").replace(/\r\n$/, ""),
+      BASE.replace(/\n$/, "").replaceAll("\n", "\r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: \"a\r\n      b\""),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: 'a\r\n\r\n      b'"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: plain\r\n        continued"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: |\r\n        a\r\n\r\n        b\r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: \"a \\\r\n  b\""),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: x  \r\n"),
+      BASE.replaceAll("\n", "\r\n").replace("value: \"\"", "value: x # c \r\n"),
+    ]) {
+      if (check(input) === "fast") mixed++;
+    }
+    assert.ok(mixed >= 3, `only ${mixed} CRLF shapes took the fast path`);
+  });
+
+  it("flow collections on one line (JSON-style items, `key: {…}`, `[…]`): answers, with the library's nodes", () => {
+    const data = parseAllDocuments(BASE, OPTIONS)[0]!.toJS() as { items: unknown[] };
+    const items = data.items.map((item) => `- ${JSON.stringify(item)}\n`).join("");
+    const flowItems = `apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${items}`;
+    assert.equal(check(flowItems), "fast");
+    assert.equal(check(flowItems.replaceAll("\n", "\r\n")), "fast");
+    assert.equal(check(`apiVersion: v1\nkind: ResourceList\nitems:\n- {kind: Pod, spec: {containers: [{name: a, image: 'x' }, {name: b , args: [ -1, .5, ~, "q" ,'s', x y ], env: []} ]}}  # c\n- [ a ,b, ]\n`), "fast");
+    // Each shape either answers as the library does or declines; none may disagree.
+    for (const flow of [
+      "{a: 1,}", "{a : 1}", '{"a" :1, "b":"c"}', "{ }", "[ ]", "[[], {}, [[]]]", "{a: {b: {c: [d]}}}", '{"a\\"b": "\\u00e9"}',
+      "{a}", "{a: }", "{a: , b: 1}", "[a: 1]", "{? a: 1}", "{a: 1, a: 2}", '{"a": 1, a: 2}', "{<<: {}}", '{"<<": 1}', "{a:1}",
+      "{a: b: c}", "[a, , b]", "[,]", "{a: 1} x", "{a: 1}: v", "[a] # c", "{a: [1, 2}", "{a: 1", "[a\n  , b]", "{a: x #c}",
+      "{a: nginx:1.25}", "{a: -x, b: -1, c: -.inf, d: ?x, e: :x}", "{a: *x}", "{a: &x 1}", "{a: !!str 1}", "{1: a}", "{true: a}",
+      "{a: 'it''s', b: \"\\t\"}", "{a: \"\\x41\"}", "['a\n  b']", "{a: [1] , b: {c: d} }", "{a: 'x' , b: \"y\" }",
+    ]) {
+      check(BASE.replace("        - name: main\n", `        - ${flow}\n        - name: main\n`));
+      check(BASE.replace("    labels: {}", `    labels: ${flow}`));
     }
   });
 
@@ -265,7 +311,39 @@ describe("fast ResourceList parser", () => {
       return lines.join("\n");
     };
     const seen = { fast: 0, library: 0 };
-    for (let n = 0; n < 600; n++) seen[check(mutate(pick([BASE, INDENTED])))]++;
+    // Flow collections on one line, built from pieces the library may read in more than one way.
+    const atoms = ["a", "x y", "1", "-1", ".5", "~", "null", "true", "'s'", "'it''s'", '"d"', '"e\\u0041"', '"\\x41"', "nginx:1.25", "a:b", "a#b", "-", "-x", "?x", ":x", "*x", "&x v", "!t v", "", "'", '"a\tb"', "@x", "`x"];
+    const keys = ["k", "'k'", '"k"', "k ", "a b", "1", "<<", "? k", '"<<"', "k:x", ""];
+    const flow = (depth: number): string => {
+      const sp = (): string => pick(["", "", " ", "  "]);
+      const entry = (): string => (depth < 2 && random() < 0.3 ? flow(depth + 1) : pick(atoms));
+      const n = Math.floor(random() * 4);
+      const map = random() < 0.6;
+      const entries = Array.from({ length: n }, () => (map ? `${sp()}${pick(keys)}${sp()}:${pick([" ", " ", ""])}${entry()}${sp()}` : `${sp()}${entry()}${sp()}`));
+      const trailing = n > 0 && random() < 0.1 ? "," : "";
+      return map ? `{${entries.join(",")}${trailing}}` : `[${entries.join(",")}${trailing}]`;
+    };
+    const flowSeen = { fast: 0, library: 0 };
+    for (let n = 0; n < 600; n++) {
+      const text = flow(0);
+      const input = random() < 0.5 ? BASE.replace("        - name: main\n", `        - ${text}${pick(["", "  ", " # c"])}\n        - name: main\n`) : BASE.replace("    labels: {}", `    labels: ${text}`);
+      flowSeen[check(random() < 0.2 ? input.replaceAll("\n", "\r\n") : input)]++;
+    }
+    assert.ok(flowSeen.fast > 100 && flowSeen.library > 100, `flow collections: ${JSON.stringify(flowSeen)}`);
+
+    // Line breaks: LF, CRLF, mixed, or a lone CR; with or without a final one.
+    const endings = (text: string): string => {
+      const r = random();
+      let out = text;
+      if (r < 0.35) out = text.replaceAll("\n", "\r\n");
+      else if (r < 0.45) out = text.split("\n").map((l) => (random() < 0.5 ? `${l}\r` : l)).join("\n");
+      else if (r < 0.5) {
+        const i = Math.floor(random() * text.length);
+        out = `${text.slice(0, i)}\r${text.slice(i)}`;
+      }
+      return random() < 0.1 ? out.replace(/\r?\n$/, "") : out;
+    };
+    for (let n = 0; n < 900; n++) seen[check(endings(mutate(pick([BASE, INDENTED]))))]++;
     // Both paths must have been exercised for the comparison to mean something.
     assert.ok(seen.fast > 100 && seen.library > 100, JSON.stringify(seen));
   });
