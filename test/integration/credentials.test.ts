@@ -150,7 +150,10 @@ describe("credentials in a container: htpasswd + TLS registry", () => {
       // kustomize takes mounts only from inside the kustomization's directory.
       await mkdir(join(dir, "registry-auth"), { mode: 0o755 });
       for (const f of ["config.json", "ca.pem"]) await copyFile(join(auth, f), join(dir, "registry-auth", f));
-      const config = (await readFile(join(ROOT, "fn-config", "kustomize-container.yaml"), "utf8")).replace(/^( {8}network: true\n)/m, `$1${extra}`);
+      // The image under test (KRM_DIGESTER_TEST_IMAGE where checkouts test side by side), not the file's :dev.
+      const config = (await readFile(join(ROOT, "fn-config", "kustomize-container.yaml"), "utf8"))
+        .replace(/^( {8}network: true\n)/m, `$1${extra}`)
+        .replace(/image: localhost\/krm-digester:dev$/m, `image: ${IMAGE}`);
       await writeFile(join(dir, "digester.yaml"), config);
       const resources = ["deployment.yaml", "cronjob.yaml", ...(options.pullSecret ? ["secret.yaml"] : [])];
       await writeFile(join(dir, "kustomization.yaml"), `resources:\n${resources.map((r) => `- ${r}\n`).join("")}transformers:\n- digester.yaml\n`);
