@@ -36,7 +36,7 @@ export function writeResourceList(list: ResourceList, edits: readonly TextEdit[]
   const scalars = edits.filter(isScalarEdit);
   // Most lists: only the edited lines and the results are read again (read-back.ts); else the whole output.
   if (scalars.length === edits.length && readsBackByLines(list, output, scalars, written, results)) return output;
-  verify(list, output, scalars, results, fieldSpecs);
+  readBackFully(list, output, scalars, results, fieldSpecs);
   return output;
 }
 
@@ -44,7 +44,8 @@ function isScalarEdit(edit: TextEdit): edit is ScalarEdit {
   return "node" in edit && "value" in edit;
 }
 
-function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[]): void {
+/** The full read-back: parses the whole output and compares it with the input; throws InputError when it differs. */
+export function readBackFully(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): void {
   let reread: Document.Parsed;
   try {
     reread = parseOne(output);
