@@ -55,7 +55,7 @@ import { fastParse, lineReader, scannerToken } from "./fast-parse.js";
 import type { LineReader } from "./fast-parse.js";
 import { PARSE_OPTIONS } from "./resource-list.js";
 import type { ResourceList } from "./resource-list.js";
-import { resultsReadAs, wantedResults } from "./results-check.js";
+import { readsAsJSON, resultsReadAs, wantedResults } from "./results-check.js";
 import type { ScalarEdit } from "./scalar-text.js";
 
 const NL = 10;
@@ -139,7 +139,12 @@ export function readsBackByLines(list: ResourceList, output: string, edits: read
   const pair = root.items[0]!;
   if (!isScalar(pair.key) || pair.key.value !== "results") return false;
   const before = lastIsResults ? last.value : undefined;
-  return resultsReadAs(pair.value as Node | undefined, doc, wantedResults(before, list.document, results), isSeq(before)).same;
+  if (before) return resultsReadAs(pair.value as Node | undefined, doc, wantedResults(before, list.document, results), isSeq(before)).same;
+  // Only ours: each entry against its result, without a JSON copy of them all.
+  const seq = pair.value;
+  if (!isSeq(seq) || seq.anchor || seq.tag || seq.items.length !== results.length) return false;
+  for (let i = 0; i < results.length; i++) if (!readsAsJSON(seq.items[i], results[i])) return false;
+  return true;
 }
 
 function onePair(map: ReturnType<LineReader>): { key: unknown; value: unknown } | undefined {

@@ -38,3 +38,45 @@ export function readsAs(node: unknown, value: unknown): boolean {
   }
   return isScalar(node) && !node.anchor && Object.is(node.value, value);
 }
+
+/**
+ * Whether a node without aliases or tags reads as `value` would after
+ * JSON.parse(JSON.stringify(value)) (how results are written), without making
+ * that copy: a property that JSON leaves out (undefined, a function) is left
+ * out, -0 reads as 0. Anything JSON writes in its own way (toJSON, class
+ * instances, non-finite numbers, arrays with holes or undefined) is copied through JSON first.
+ */
+export function readsAsJSON(node: unknown, value: unknown): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return isScalar(node) && !node.anchor && node.value === value;
+    case "number":
+      if (!Number.isFinite(value)) break;
+      return isScalar(node) && !node.anchor && Object.is(node.value, value === 0 ? 0 : value);
+    case "object":
+      if (value === null) return isScalar(node) && !node.anchor && node.value === null;
+      if (Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype || "toJSON" in value) break;
+      return mapReadsAsJSON(node, value as Record<string, unknown>);
+    default:
+      break;
+  }
+  return readsAs(node, value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+}
+
+function mapReadsAsJSON(node: unknown, record: Record<string, unknown>): boolean {
+  if (!isMap(node) || node.anchor || node.tag) return false;
+  let written = 0;
+  for (const key in record) {
+    const v = record[key];
+    if (v !== undefined && typeof v !== "function" && typeof v !== "symbol") written++;
+  }
+  if (node.items.length !== written) return false;
+  for (const pair of node.items) {
+    const key = pair.key;
+    if (!isScalar(key) || typeof key.value !== "string" || !Object.hasOwn(record, key.value)) return false;
+    const v = record[key.value];
+    if (v === undefined || typeof v === "function" || typeof v === "symbol" || !readsAsJSON(pair.value, v)) return false;
+  }
+  return true;
+}

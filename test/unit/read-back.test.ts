@@ -7,6 +7,7 @@
 // and is refused by writeResourceList.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseDocument } from "yaml";
 import { parseConfig } from "../../src/config.js";
 import { pinImages } from "../../src/pin.js";
 import { applyEdits } from "../../src/resourcelist/edits.js";
@@ -15,6 +16,7 @@ import { readsBackByLines } from "../../src/resourcelist/read-back.js";
 import { parseResourceList, resultsEdit } from "../../src/resourcelist/resource-list.js";
 import type { ResourceList } from "../../src/resourcelist/resource-list.js";
 import type { ScalarEdit } from "../../src/resourcelist/scalar-text.js";
+import { readsAsJSON } from "../../src/resourcelist/results-check.js";
 import { readBackFully, writeResourceList } from "../../src/resourcelist/write.js";
 import type { Result } from "../../src/results.js";
 import { corpusFiles, IMAGES, mutate, wrap } from "../property/properties.js";
@@ -218,5 +220,28 @@ describe("incremental read-back", () => {
     // Not vacuous: most unmutated corpus files and plain generated lists are the fast path's.
     assert.ok(vouched >= 40, `vouched for ${vouched} of ${texts.length}`);
     assert.ok(corrupted >= 100, `corrupted ${corrupted} edits`);
+  });
+
+  it("compares a result with what JSON would make of it, without the copy", () => {
+    const read = (text: string): unknown => parseDocument(text).contents;
+    const values: unknown[] = [
+      { a: "x", b: undefined, c: 1, d: { e: true, f: () => 1 } },
+      { a: -0 },
+      { a: Number.NaN },
+      { a: [1, undefined, "x"] },
+      { a: new Date(0) },
+      { a: { toJSON: () => "j" } },
+      { a: null },
+      { a: "1" },
+      { a: 1 },
+      {},
+    ];
+    const texts = ["a: x\nc: 1\nd:\n  e: true\n", "a: 0\n", "a: null\n", "a: [1, null, x]\n", "a: 1970-01-01T00:00:00.000Z\n", "a: j\n", "a:\n", "a: \"1\"\n", "a: 1\n", "{}\n", "a: x\nc: 1\nd:\n  e: true\n  f: 1\n", "a: \"0\"\n"];
+    for (const value of values) {
+      for (const text of texts) {
+        const want = JSON.stringify(parseDocument(text).toJS()) === JSON.stringify(value) && JSON.stringify(JSON.parse(JSON.stringify(value))) === JSON.stringify(parseDocument(text).toJS());
+        assert.equal(readsAsJSON(read(text), value), want, `${JSON.stringify(value)} against ${JSON.stringify(text)}`);
+      }
+    }
   });
 });
