@@ -930,3 +930,36 @@ function entryAt(source: string, ls: number, raw: number, col: number, ctx: Cont
   }
   return endsCleanly(item, regionEnd < raw) ? item : undefined;
 }
+
+// ---- For the incremental read-back of an edited output (src/resourcelist/read-back.ts).
+// Appended; nothing above is changed. They expose the Scanner's own reading of one line.
+
+/** The token a scalar composed by the Scanner spans, [start, end), or undefined for any other node. */
+export function scannerToken(node: unknown): [number, number] | undefined {
+  if (typeof node !== "object" || node === null || !Object.hasOwn(node, START)) return undefined;
+  const scalar = node as OffsetScalar;
+  return [scalar[START], scalar[END]];
+}
+
+/**
+ * The mapping the Scanner composes from source[at, end) as a block mapping in
+ * column `col` (the path map() takes for every `key: value` line), or
+ * undefined where the Scanner hands that text to the library.
+ */
+export type LineReader = (source: string, at: number, end: number, col: number) => YAMLMap | undefined;
+
+/** A LineReader with the schema, tags and options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
+export function lineReader(options: FastParseOptions): LineReader | undefined {
+  const doc = new Document(undefined, options);
+  if (doc.schema.name !== "core") return undefined;
+  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
+  const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
+  return (source, at, end, col) => {
+    try {
+      return new Scanner(source, end, ctx).map(at, col);
+    } catch (err) {
+      if (err instanceof Unsupported) return undefined;
+      throw err;
+    }
+  };
+}

@@ -15,7 +15,9 @@ import type { TextEdit } from "./edits.js";
 import { InputError } from "./errors.js";
 import { isLocalConfig, resourceRef } from "./identity.js";
 import { MEASURED, formatPath } from "./limits.js";
+import { readsBackByLines } from "./read-back.js";
 import { parseOne, resultsEdit } from "./resource-list.js";
+import { resultsReadAs, wantedResults } from "./results-check.js";
 import type { ResourceList } from "./resource-list.js";
 import type { ScalarEdit } from "./scalar-text.js";
 
@@ -31,7 +33,10 @@ export function writeResourceList(list: ResourceList, edits: readonly TextEdit[]
   if (written) all.push(written);
   if (all.length === 0) return list.source;
   const output = applyEdits(list.source, all);
-  verify(list, output, edits.filter(isScalarEdit), results, fieldSpecs);
+  const scalars = edits.filter(isScalarEdit);
+  // Most lists: only the edited lines and the results are read again (read-back.ts); else the whole output.
+  if (scalars.length === edits.length && readsBackByLines(list, output, scalars, written, results)) return output;
+  readBackFully(list, output, scalars, results, fieldSpecs);
   return output;
 }
 
@@ -39,7 +44,8 @@ function isScalarEdit(edit: TextEdit): edit is ScalarEdit {
   return "node" in edit && "value" in edit;
 }
 
-function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[]): void {
+/** The full read-back: parses the whole output and compares it with the input; throws InputError when it differs. */
+export function readBackFully(list: ResourceList, output: string, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): void {
   let reread: Document.Parsed;
   try {
     reread = parseOne(output);
@@ -60,31 +66,12 @@ function verify(list: ResourceList, output: string, edits: readonly ScalarEdit[]
 
   const before = list.root.get("results", true);
   if (results.length === 0 && !before) return;
-  const earlier = isSeq(before) ? (before.toJS(list.document, MEASURED) as unknown[]) : [];
-  const wanted = [...earlier, ...(JSON.parse(JSON.stringify(results)) as unknown[])];
-  const after = root.get("results", true) as Node | undefined;
-  // Most lists carry no results before ours: our block then holds only maps, lists and scalars, compared as they are.
-  if (!isSeq(before) && readsAs(after, wanted)) return;
-  const got: unknown = after === undefined ? undefined : after.toJS(reread, MEASURED);
-  if (!isDeepStrictEqual(wanted, got)) {
-    const at = firstDifference(wanted, got, ["results"]) ?? ["results"];
+  const wanted = wantedResults(before, list.document, results);
+  const read = resultsReadAs(root.get("results", true), reread, wanted, isSeq(before));
+  if (!read.same) {
+    const at = firstDifference(wanted, read.got, ["results"]) ?? ["results"];
     throw refusal(`the results would not read back as written (${formatPath(at)} differs)`, PLEASE_REPORT);
   }
-}
-
-/** Whether a node without aliases or tags reads as `value` (plain JSON data). */
-function readsAs(node: unknown, value: unknown): boolean {
-  if (isSeq(node)) {
-    if (!Array.isArray(value) || node.items.length !== value.length || node.anchor || node.tag) return false;
-    return node.items.every((item, i) => readsAs(item, value[i]));
-  }
-  if (isMap(node)) {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || node.anchor || node.tag) return false;
-    const record = value as Record<string, unknown>;
-    if (node.items.length !== Object.keys(record).length) return false;
-    return node.items.every((pair) => isScalar(pair.key) && typeof pair.key.value === "string" && Object.hasOwn(record, pair.key.value) && readsAs(pair.value, record[pair.key.value]));
-  }
-  return isScalar(node) && !node.anchor && Object.is(node.value, value);
 }
 
 function withoutResultsPair(map: YAMLMap): unknown[] {
