@@ -953,7 +953,8 @@ export function lineReader(options: FastParseOptions): LineReader | undefined {
   const doc = new Document(undefined, options);
   if (doc.schema.name !== "core") return undefined;
   const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema), typed, keys: new Map() };
+  // The output is read as it is: its offsets need no placing.
+  const ctx: Context = { options, make: factory(doc.schema, undefined), typed, keys: new Map(), at: undefined };
   return (source, at, end, col) => {
     try {
       return new Scanner(source, end, ctx).map(at, col);
