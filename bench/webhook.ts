@@ -7,7 +7,7 @@
 // images), shaped as the API server sends them.
 //
 //   node build/bench/webhook.js [--seconds 5] [--latency 25] [--clients 32] [--rate 200]
-//                               [--cold 100] [--cold-only] [--compare OTHER_BUNDLE]
+//                               [--cold 100] [--cold-only] [--compare OTHER_BUNDLE [--turns N]]
 //
 // --compare: another build of the webhook (e.g. the bundle before a change) in
 // its own process, measured in the same run in turns with ours (cold: review
@@ -47,6 +47,13 @@ const RATE = arg("--rate", 200);
 const COLD = arg("--cold", 100);
 /** `--cold-only`: the cold series alone (with BENCH_WEBHOOK_PROFILE, a profile of the cold path only). */
 const COLD_ONLY = process.argv.includes("--cold-only");
+/**
+ * `--turns N` with --compare: after the cold series, only warm closed loops of
+ * --seconds each, ours and the other build in N alternating turns, and the
+ * median server CPU per review of each (the load moves between turns; the
+ * median of alternating turns is what a change is judged by).
+ */
+const TURNS = arg("--turns", 0);
 
 interface Series {
   readonly reviews: number;
@@ -256,6 +263,25 @@ async function main(): Promise<void> {
     if (COLD_ONLY) {
       process.stdout.write(`cold review, 2 new images: ${coldLine(coldSeries, coldCpu)}; ${fmt(coldHeads / COLD, 2)} HEAD per review; load ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
       if (other) process.stdout.write(`cold review, --compare ${compareBundle}: ${coldLine(series(otherCold, 1), otherColdCpu / COLD)}\n`);
+      return;
+    }
+
+    if (TURNS > 0 && other && otherUrl) {
+      process.stderr.write(`bench webhook: warm, ${CLIENTS} clients, ${TURNS} turns of ${SECONDS} s each, ours and --compare ${compareBundle}\n`);
+      await closedLoop(agent, oursUrl, bodies, CLIENTS, 2);
+      await closedLoop(agent, otherUrl, bodies, CLIENTS, 2);
+      const turns: { ours: Series & { cpuMsPerReview: number }; theirs: Series & { cpuMsPerReview: number } }[] = [];
+      for (let t = 0; t < TURNS; t++) {
+        // Which goes first alternates too.
+        const a = t % 2 === 0;
+        const first = await measured(a ? webhook.pid : other.pid, () => closedLoop(agent, a ? oursUrl : otherUrl, bodies, CLIENTS, SECONDS));
+        const second = await measured(a ? other.pid : webhook.pid, () => closedLoop(agent, a ? otherUrl : oursUrl, bodies, CLIENTS, SECONDS));
+        turns.push(a ? { ours: first, theirs: second } : { ours: second, theirs: first });
+      }
+      const median = (xs: number[]): number => quantile([...xs].sort((x, y) => x - y), 0.5);
+      const line = (name: string, xs: (Series & { cpuMsPerReview: number })[]): string =>
+        `${name}: median server CPU ${fmt(median(xs.map((x) => x.cpuMsPerReview)), 3)} ms per review, median ${fmt(median(xs.map((x) => x.perSecond)), 0)}/s; turns ${xs.map((x) => `${fmt(x.cpuMsPerReview, 3)} ms ${fmt(x.perSecond, 0)}/s`).join(", ")}`;
+      process.stdout.write(`${line("ours", turns.map((t) => t.ours))}\n${line(`--compare ${compareBundle}`, turns.map((t) => t.theirs))}\nload ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
       return;
     }
 
