@@ -301,10 +301,23 @@ async function main(): Promise<void> {
         const second = await measured(a ? other.pid : webhook.pid, () => closedLoop(agent, a ? otherUrl : oursUrl, bodies, CLIENTS, SECONDS));
         turns.push(a ? { ours: first, theirs: second } : { ours: second, theirs: first });
       }
+      // Then the steady rate, in turns the same way: p99 is a target too.
+      const steadyTurns: { ours: Series; theirs: Series }[] = [];
+      for (let t = 0; t < TURNS; t++) {
+        const a = t % 2 === 0;
+        const first = await openLoop(agent, a ? oursUrl : otherUrl, bodies, RATE, SECONDS);
+        const second = await openLoop(agent, a ? otherUrl : oursUrl, bodies, RATE, SECONDS);
+        steadyTurns.push(a ? { ours: first, theirs: second } : { ours: second, theirs: first });
+      }
       const median = (xs: number[]): number => quantile([...xs].sort((x, y) => x - y), 0.5);
-      const line = (name: string, xs: (Series & { cpuMsPerReview: number })[]): string =>
-        `${name}: median server CPU ${fmt(median(xs.map((x) => x.cpuMsPerReview)), 3)} ms per review, median ${fmt(median(xs.map((x) => x.perSecond)), 0)}/s; turns ${xs.map((x) => `${fmt(x.cpuMsPerReview, 3)} ms ${fmt(x.perSecond, 0)}/s`).join(", ")}`;
-      process.stdout.write(`${line("ours", turns.map((t) => t.ours))}\n${line(`--compare ${compareBundle}`, turns.map((t) => t.theirs))}\nload ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+      const line = (name: string, xs: (Series & { cpuMsPerReview: number })[], st: Series[]): string =>
+        `${name}: median server CPU ${fmt(median(xs.map((x) => x.cpuMsPerReview)), 3)} ms per review, median ${fmt(median(xs.map((x) => x.perSecond)), 0)}/s; ` +
+        `turns ${xs.map((x) => `${fmt(x.cpuMsPerReview, 3)} ms ${fmt(x.perSecond, 0)}/s`).join(", ")}; ` +
+        `steady ${RATE}/s median p50 ${fmt(median(st.map((x) => x.p50)), 2)} ms, p99 ${fmt(median(st.map((x) => x.p99)), 2)} ms (turns' p99 ${st.map((x) => fmt(x.p99, 2)).join(", ")})`;
+      process.stdout.write(
+        `${line("ours", turns.map((t) => t.ours), steadyTurns.map((t) => t.ours))}\n` +
+          `${line(`--compare ${compareBundle}`, turns.map((t) => t.theirs), steadyTurns.map((t) => t.theirs))}\nload ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`,
+      );
       return;
     }
 

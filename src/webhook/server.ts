@@ -221,7 +221,8 @@ export class WebhookServer {
         req.pause();
         resolve(tooLarge());
       };
-      const onEnd = (): void => resolve(Buffer.concat(chunks));
+      // A review usually arrives in one chunk (one TLS record): no copy then.
+      const onEnd = (): void => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
       req.on("data", onData);
       req.on("end", onEnd);
       req.once("error", reject);
