@@ -12,6 +12,21 @@ import { setMaxListeners } from "node:events";
 export const GRAIN_MS = 10;
 /** Budgets shorter than this get an exact signal of their own. */
 const SHARED_MIN_MS = 20 * GRAIN_MS;
+/**
+ * Nor longer ones (the API server waits 30 s at most): a shared timer stays
+ * set until it fires, and `?timeout=1000h` must not keep one for days.
+ */
+const SHARED_MAX_MS = 60_000;
+/** Shared signals pending at most; past this, reviews get their own (cleared when they end). */
+export const MAX_SHARED = 10_000;
+
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** The review has its answer: a signal of its own is cleared (a shared one fires on its own time). */
+  done(): void;
+}
+
+const NOTHING = (): void => undefined;
 
 export class Deadlines {
   /** By reason and deadline slot; an entry leaves when its timer fires. */
@@ -19,26 +34,33 @@ export class Deadlines {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
+  /** Shared signals waiting to fire. */
+  get pending(): number {
+    return this.shared.size;
+  }
+
   /**
    * A signal that aborts, with `reason()`, `budgetMs` from now (or up to
    * GRAIN_MS sooner). `kind` keys the reason: reviews share a signal only
    * when their reasons read the same.
    */
-  signal(budgetMs: number, kind: string, reason: () => Error): AbortSignal {
+  deadline(budgetMs: number, kind: string, reason: () => Error): Deadline {
+    if (budgetMs < SHARED_MIN_MS || budgetMs > SHARED_MAX_MS || this.shared.size >= MAX_SHARED) {
+      const { controller, timer } = this.open(Math.max(0, budgetMs), reason);
+      return { signal: controller.signal, done: () => clearTimeout(timer) };
+    }
     const now = this.now();
-    // Not cleared when the review ends (unref'd, it fires soon and aborts what nobody listens to any more).
-    if (budgetMs < SHARED_MIN_MS) return this.open(Math.max(0, budgetMs), reason).signal;
     const slot = Math.floor((now + budgetMs) / GRAIN_MS);
     const key = `${kind} ${slot}`;
     let controller = this.shared.get(key);
     if (!controller) {
-      controller = this.open(slot * GRAIN_MS - now, reason, () => this.shared.delete(key));
+      controller = this.open(slot * GRAIN_MS - now, reason, () => this.shared.delete(key)).controller;
       this.shared.set(key, controller);
     }
-    return controller.signal;
+    return { signal: controller.signal, done: NOTHING };
   }
 
-  private open(ms: number, reason: () => Error, fired?: () => void): AbortController {
+  private open(ms: number, reason: () => Error, fired?: () => void): { controller: AbortController; timer: NodeJS.Timeout } {
     const controller = new AbortController();
     // Every lookup of every review sharing it listens for the deadline: many, by design.
     setMaxListeners(0, controller.signal);
@@ -48,6 +70,6 @@ export class Deadlines {
     }, ms);
     // A deadline never keeps the process alive: the review's own work (a socket, a lookup) does while it runs.
     timer.unref();
-    return controller;
+    return { controller, timer };
   }
 }

@@ -134,7 +134,7 @@ export class WebhookServer {
     const timeoutMs = target.timeoutMs;
     // Answer in time: the last part of the API server's wait is for our answer to travel.
     const budgetMs = timeoutMs - Math.min(1000, Math.max(50, timeoutMs * 0.1));
-    const signal = this.deadlines.signal(budgetMs - (performance.now() - started), String(timeoutMs), () => new Error(`the API server's timeout (${timeoutMs} ms) was about to pass`));
+    const deadline = this.deadlines.deadline(budgetMs - (performance.now() - started), String(timeoutMs), () => new Error(`the API server's timeout (${timeoutMs} ms) was about to pass`));
     this.inFlight++;
     try {
       const body = await this.readBody(req, res);
@@ -152,7 +152,7 @@ export class WebhookServer {
         if (!(error instanceof BadReview)) throw error;
         return this.reject(req, res, 400, "not-a-review", error.message);
       }
-      const handled = await this.options.handle(review.request, signal);
+      const handled = await this.options.handle(review.request, deadline.signal);
       const text = JSON.stringify(reviewResponse(review.apiVersion, handled.response));
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
       res.end(text);
@@ -182,6 +182,7 @@ export class WebhookServer {
         res.end("internal error; see the webhook's log\n");
       }
     } finally {
+      deadline.done();
       if (--this.inFlight === 0) this.drained?.();
     }
   }
