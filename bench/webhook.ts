@@ -142,10 +142,13 @@ function cpuMs(pid: number | undefined): number {
 }
 
 /** A series and what it cost the server in CPU per review: under contention, the figure that says what one core would do. */
-async function measured(pid: number | undefined, run: () => Promise<Series>): Promise<Series & { cpuMsPerReview: number }> {
+async function measured(pid: number | undefined, run: () => Promise<Series>): Promise<Series & { cpuMsPerReview: number; clientCpuMsPerReview: number }> {
   const before = cpuMs(pid);
+  // The load generator is this process (the registry and its proxy are idle on a warm series).
+  const client = process.cpuUsage();
   const s = await run();
-  return { ...s, cpuMsPerReview: (cpuMs(pid) - before) / s.reviews };
+  const used = process.cpuUsage(client);
+  return { ...s, cpuMsPerReview: (cpuMs(pid) - before) / s.reviews, clientCpuMsPerReview: (used.user + used.system) / 1000 / s.reviews };
 }
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "—");
@@ -368,6 +371,7 @@ async function main(): Promise<void> {
       `| warm, ${CLIENTS} clients: reviews/s | ${fmt(warm.perSecond, 0)} (p50 ${fmt(warm.p50)} ms, p99 ${fmt(warm.p99)} ms) | ${fmt(baseWarm.perSecond, 0)} (p50 ${fmt(baseWarm.p50)} ms, p99 ${fmt(baseWarm.p99)} ms) | ≥ 3,000/s |`,
       `| steady ${RATE}/s: p50 / p99 | ${fmt(steady.p50, 2)} / ${fmt(steady.p99, 2)} ms | ${fmt(baseSteady.p50, 2)} / ${fmt(baseSteady.p99, 2)} ms | p99 < 5 ms |`,
       `| server CPU per warm review (one core's worth: 1000 / this) | ${fmt(warm.cpuMsPerReview, 3)} ms (${fmt(1000 / warm.cpuMsPerReview, 0)}/s per core) | ${fmt(baseWarm.cpuMsPerReview, 3)} ms | — |`,
+      `| load generator's CPU per warm review (the floor's: ${fmt(floorWarm.clientCpuMsPerReview, 3)} ms); both together, 2 cores' worth: 2000 / (server + client) | ${fmt(warm.clientCpuMsPerReview, 3)} ms (${fmt(2000 / (warm.cpuMsPerReview + warm.clientCpuMsPerReview), 0)}/s on 2 cores; the floor ${fmt(2000 / (floorWarm.cpuMsPerReview + floorWarm.clientCpuMsPerReview), 0)}/s) | | |`,
       `| cold review, 2 new images: p50 / p99 | ${fmt(coldSeries.p50, 2)} / ${fmt(coldSeries.p99, 2)} ms; registry round trip ${fmt(rtt, 2)} ms (two at once ${fmt(rttPair, 2)} ms); ours ${fmt(results.cold.oursMs, 2)} ms (over two at once ${fmt(results.cold.oursOverTwoAtOnceMs, 2)} ms; the same review cached, alone, ${fmt(warmAlone, 2)} ms); ${fmt(results.cold.headsPerReview, 2)} HEAD per review; ${fmt(coldConnections, 0)} new registry connections; server CPU ${fmt(coldCpu, 2)} ms | every review is cold | 1 round trip per unique image + < 2 ms |`,
       ...(compared
         ? [
