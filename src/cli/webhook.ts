@@ -206,11 +206,24 @@ function durationFlag(name: string, value: string): number {
   return Math.round(ms);
 }
 
+/** Lines logged in this turn of the event loop, written together at its end. */
+let pendingLog: string[] = [];
+
 function log(line: Record<string, unknown>): void {
   // The time first, without copying the line into a new object (one line per review).
   const rest = JSON.stringify(line);
   const time = `{"time":"${new Date().toISOString()}"`;
-  process.stdout.write(rest === "{}" ? `${time}}\n` : `${time},${rest.slice(1)}\n`);
+  // One write per turn, not per review: under load many reviews end in the same turn, and
+  // each write to stdout (synchronous, to a file or pipe) was a system call of its own.
+  if (pendingLog.length === 0) setImmediate(flushLog);
+  pendingLog.push(rest === "{}" ? `${time}}\n` : `${time},${rest.slice(1)}\n`);
+}
+
+function flushLog(): void {
+  if (pendingLog.length === 0) return;
+  const text = pendingLog.join("");
+  pendingLog = [];
+  process.stdout.write(text);
 }
 
 export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -219,6 +232,8 @@ export async function webhookMain(args: readonly string[], env: NodeJS.ProcessEn
     await write(process.stdout, WEBHOOK_HELP);
     return 0;
   }
+  // process.exit() skips the turn's end: what the log holds goes out first (stdout is synchronous).
+  process.on("exit", flushLog);
   // Taken from here on: a SIGTERM while starting still gets the orderly shutdown once serving.
   const signalled = nextSignal();
   // The API is needed for pull secrets (online) and for writing the caBundle (rotation), even offline.

@@ -195,14 +195,12 @@ function patchOf(pins: readonly Pin[]): JsonPatchOp[] {
   return pins.map((p) => ({ op: "replace", path: pointer(p.segments), value: p.value }));
 }
 
-const pointers = new WeakMap<readonly Segment[], string>();
-
-/** RFC 6901; the core hands out one segments array per path, so each is written once. */
+/** RFC 6901. Built afresh each time: cheaper than a WeakMap of the segments, which are new for every review. */
 function pointer(segments: readonly Segment[]): string {
-  let text = pointers.get(segments);
-  if (text === undefined) {
-    text = segments.map((s) => `/${String(s).replaceAll("~", "~0").replaceAll("/", "~1")}`).join("");
-    pointers.set(segments, text);
+  let text = "";
+  for (const segment of segments) {
+    const s = String(segment);
+    text += s.includes("~") || s.includes("/") ? `/${s.replaceAll("~", "~0").replaceAll("/", "~1")}` : `/${s}`;
   }
   return text;
 }

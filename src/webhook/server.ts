@@ -6,7 +6,6 @@
 // shutdown in two steps: unready (still serving, each answer closing its
 // connection) while the Service's endpoints catch up, then closed once the
 // reviews in flight have their answers.
-import { setMaxListeners } from "node:events";
 import { createServer } from "node:https";
 import type { Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { BadReview, parseReview, reviewResponse } from "./admission.js";
 import type { AdmissionRequest } from "./admission.js";
 import { CertFiles } from "./cert-files.js";
+import { Deadlines } from "./deadline.js";
 import type { HandledReview } from "./handler.js";
 import type { WebhookMetrics } from "./metrics.js";
 
@@ -22,6 +22,8 @@ export const MUTATE_PATH = "/v1/mutate";
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Objects are at most ~1.5 MiB in etcd; a review holds object and oldObject. */
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
+/** Request targets remembered parsed (the API server uses one per webhook configuration). */
+const MAX_TARGETS = 64;
 
 export type Log = (line: Record<string, unknown>) => void;
 
@@ -48,6 +50,9 @@ export class WebhookServer {
   /** Unready: /readyz fails, reviews are still answered, each on a connection that then closes. */
   private leaving = false;
   private drained: (() => void) | undefined;
+  private readonly deadlines = new Deadlines();
+  /** What each request target says (path, timeout): the API server sends the same one every time. */
+  private readonly targets = new Map<string, { pathname: string; timeoutMs: number }>();
 
   constructor(private readonly options: WebhookServerOptions) {
     // Started without a certificate; listen() waits for the first one from --cert-dir.
@@ -116,8 +121,8 @@ export class WebhookServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     if (this.leaving) res.setHeader("connection", "close");
-    const url = new URL(req.url ?? "/", "https://webhook");
-    if (url.pathname !== MUTATE_PATH) return this.reject(req, res, 404, "not-found", `no such path ${url.pathname}; reviews go to POST ${MUTATE_PATH}`);
+    const target = this.target(req.url ?? "/");
+    if (target.pathname !== MUTATE_PATH) return this.reject(req, res, 404, "not-found", `no such path ${target.pathname}; reviews go to POST ${MUTATE_PATH}`);
     if (req.method !== "POST") {
       res.setHeader("allow", "POST");
       return this.reject(req, res, 405, "method", `${req.method ?? ""} is not allowed; reviews go to POST ${MUTATE_PATH}`);
@@ -126,16 +131,10 @@ export class WebhookServer {
     if (type !== undefined && !/^application\/json\b/i.test(type)) {
       return this.reject(req, res, 415, "content-type", `content-type must be application/json, got ${type}`);
     }
-    const timeoutMs = parseTimeout(url.searchParams.get("timeout")) ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = target.timeoutMs;
     // Answer in time: the last part of the API server's wait is for our answer to travel.
     const budgetMs = timeoutMs - Math.min(1000, Math.max(50, timeoutMs * 0.1));
-    const controller = new AbortController();
-    // Every lookup of the review listens for its deadline: many, by design.
-    setMaxListeners(0, controller.signal);
-    const timer = setTimeout(
-      () => controller.abort(new Error(`the API server's timeout (${timeoutMs} ms) was about to pass`)),
-      Math.max(0, budgetMs - (performance.now() - started)),
-    );
+    const deadline = this.deadlines.deadline(budgetMs - (performance.now() - started), String(timeoutMs), () => new Error(`the API server's timeout (${timeoutMs} ms) was about to pass`));
     this.inFlight++;
     try {
       const body = await this.readBody(req, res);
@@ -153,7 +152,7 @@ export class WebhookServer {
         if (!(error instanceof BadReview)) throw error;
         return this.reject(req, res, 400, "not-a-review", error.message);
       }
-      const handled = await this.options.handle(review.request, controller.signal);
+      const handled = await this.options.handle(review.request, deadline.signal);
       const text = JSON.stringify(reviewResponse(review.apiVersion, handled.response));
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
       res.end(text);
@@ -183,9 +182,20 @@ export class WebhookServer {
         res.end("internal error; see the webhook's log\n");
       }
     } finally {
-      clearTimeout(timer);
+      deadline.done();
       if (--this.inFlight === 0) this.drained?.();
     }
+  }
+
+  private target(raw: string): { pathname: string; timeoutMs: number } {
+    let target = this.targets.get(raw);
+    if (target === undefined) {
+      const url = new URL(raw, "https://webhook");
+      target = { pathname: url.pathname, timeoutMs: parseTimeout(url.searchParams.get("timeout")) ?? DEFAULT_TIMEOUT_MS };
+      // Bounded: anyone can send any target; past the bound, each is parsed anew.
+      if (this.targets.size < MAX_TARGETS) this.targets.set(raw, target);
+    }
+    return target;
   }
 
   /** The body, or undefined when a 413 went out instead. */
@@ -212,7 +222,8 @@ export class WebhookServer {
         req.pause();
         resolve(tooLarge());
       };
-      const onEnd = (): void => resolve(Buffer.concat(chunks));
+      // A review usually arrives in one chunk (one TLS record): no copy then.
+      const onEnd = (): void => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks));
       req.on("data", onData);
       req.on("end", onEnd);
       req.once("error", reject);
