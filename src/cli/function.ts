@@ -90,7 +90,6 @@ Environment: OFFLINE, SKIP_PREFIXES (as the flags; flags win), DEBUG=true (info
 results on stderr too, stack traces on internal errors).
 `;
 
-
 const FLAGS: readonly FlagSpec[] = [
   { name: "offline", kind: "bool" },
   { name: "skip-prefixes", kind: "string" },
