@@ -80,7 +80,8 @@ export function lookupsAhead(input: string, flags: FunctionFlags = {}): LookupsA
   const registries = new Set<string>();
   const refs: ImageReference[] = [];
   const exact = prefetchIsExact(input);
-  for (const image of ahead.images) {
+  // Each text once: a large list repeats a few hundred images thousands of times.
+  for (const image of new Set(ahead.images)) {
     if (image.startsWith("ko://")) continue;
     let ref;
     try {

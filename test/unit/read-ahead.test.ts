@@ -40,6 +40,14 @@ describe("lookupsAhead", () => {
     assert.deepEqual(ahead?.options, parseConfig(list.functionConfig, list.document).options);
   });
 
+  test("each reference once, however many items repeat it", () => {
+    const input = HEAD + pod("a", container("reg.one/app:v1")) + pod("b", container("reg.one/app:v1")) + pod("c", container("reg.one/app:v2"));
+    assert.deepEqual(
+      lookupsAhead(input)?.refs.map((r) => r.tag),
+      ["v1", "v2"],
+    );
+  });
+
   test("existingDigests verify looks images with digests up too", () => {
     const input = HEAD + pod("a", container(`reg.one/app:v1@sha256:${"a".repeat(64)}`)) + config("    existingDigests: verify\n");
     assert.deepEqual(lookupsAhead(input)?.registries, ["reg.one"]);
