@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCa } from "../test/support/certs.js";
 import { startRegistry } from "../test/support/registry.js";
-import { IMAGE_KINDS, seedImages } from "../test/support/seed.js";
+import { Agent, request } from "undici";
+import { ACCEPT_ALL_MANIFESTS, IMAGE_KINDS, seedImages } from "../test/support/seed.js";
 import type { ImageKind, SeedTarget } from "../test/support/seed.js";
 import { startTokenServer } from "../test/support/token-server.js";
 import type { TokenServer } from "../test/support/token-server.js";
@@ -119,6 +120,8 @@ interface Row {
   latencyMs?: number;
   /** CPU the harness spent per run of ours (median, ms): the latency proxy (in the bench process) and the registry. */
   harnessCpu?: { proxyMs: number; registryMs: number };
+  /** The unique HEADs sent straight to the registry from the bench, all at once on 16 connections: the registry's own time for them. */
+  registryAlone?: { medianMs: number; registryCpuMs: number };
   notes: string[];
   /** With --profile: the bundle's self time by owner and its top functions, one run. */
   profile?: ProfileSummary;
@@ -269,6 +272,38 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/**
+ * Every unique manifest HEAD sent straight to the registry (no proxy), all at
+ * once on 16 connections, median of `runs`: how long the registry itself
+ * takes to answer a run's lookups, and its CPU for them, on these cores.
+ */
+async function registryAlone(host: string, seeded: readonly { spec: ImageSpec }[], registryPid: number | undefined, runs: number): Promise<Row["registryAlone"]> {
+  const agent = new Agent({ connections: 16 });
+  const times: number[] = [];
+  const cpu: number[] = [];
+  try {
+    for (let i = 0; i <= runs; i++) {
+      const before = processCpuMs(registryPid);
+      const start = performance.now();
+      await Promise.all(
+        seeded.map(async ({ spec }) => {
+          const res = await request(`http://${host}/v2/${spec.repository}/manifests/${spec.tag}`, { method: "HEAD", dispatcher: agent, headers: { accept: ACCEPT_ALL_MANIFESTS } });
+          await res.body.dump();
+          if (res.statusCode !== 200) throw new Error(`HEAD ${spec.repository}:${spec.tag} straight to the registry: ${res.statusCode}`);
+        }),
+      );
+      // The first round is a warm-up, as in every series.
+      if (i > 0) {
+        times.push(performance.now() - start);
+        cpu.push(processCpuMs(registryPid) - before);
+      }
+    }
+  } finally {
+    await agent.close();
+  }
+  return { medianMs: median(times), registryCpuMs: median(cpu) };
+}
+
 // ---------------------------------------------------------------- workloads
 
 interface Seeded {
@@ -313,6 +348,8 @@ async function networkRow(
   caFile?: string,
   /** The registry's process, whose CPU is reported beside ours. */
   registryPid?: number,
+  /** The registry's own "host:port": ours is also run against it directly (no proxy, no injected latency). */
+  directHost?: string,
 ): Promise<Row> {
   const ref = (s: Seeded): string => `${proxy.host}/${s.spec.repository}:${s.spec.tag}`;
   const refs = repeated(seeded.map(ref), uses);
@@ -341,6 +378,13 @@ async function networkRow(
     requests = now;
     return r;
   };
+  // Without the proxy and its latency: what a run costs when the network costs nothing but the registry's own work.
+  const direct = directHost
+    ? {
+        input: writeInput(bench, `${id}-direct`, resourceList(refs.map((r) => r.replace(proxy.host, directHost)))),
+        check: expectImages(pins.map((r) => r.replace(proxy.host, directHost))),
+      }
+    : undefined;
   const scheme = proxy.url.startsWith("https:") ? "https" : "http";
   const bare = async (): Promise<RunResult> => {
     const r = await run(process.execPath, [BARE_CLIENT, input, scheme, ...(caFile ? [caFile] : [])], { env: bench.env, timeFile: bench.timeFile });
@@ -354,7 +398,9 @@ async function networkRow(
     "pinned (standalone)": () => ours(rowBench, bench.standalone, pinned, expectImages(pins)),
     // Token auth (row e) is beyond the bare client.
     ...(id === "e" ? {} : { "bare undici client": bare }),
+    ...(direct ? { "direct to the registry (standalone)": () => ours(rowBench, bench.standalone, direct.input, direct.check) } : {}),
   });
+  const alone = directHost ? await registryAlone(directHost, seeded, registryPid, bench.options.runs) : undefined;
   const latency = proxy.latencyMs;
   for (const bin of ["bundle", "standalone"]) {
     const p = stats[`pinned (${bin})`]!;
@@ -380,6 +426,7 @@ async function networkRow(
     ...(requests ? { requests } : {}),
     ...(sk ? { skopeo: sk } : {}),
     ...(skP ? { skopeoParallel: skP } : {}),
+    ...(alone ? { registryAlone: alone } : {}),
     ...(proxyCpu.length ? { harnessCpu: { proxyMs: median(proxyCpu), registryMs: median(registryCpu) } } : {}),
     notes,
   };
@@ -717,6 +764,20 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
         .join(", ")}.`,
     );
   }
+  const directRows = rows.filter((r) => r.series["direct to the registry (standalone)"]);
+  if (directRows.length) {
+    lines.push(
+      `- Ours against the registry directly (no proxy, no injected latency; standalone), median: ${directRows
+        .map((r) => `${r.id} ${ms(r.series["direct to the registry (standalone)"]?.medianMs)} (through the proxy ${ms(r.series.standalone?.medianMs)}, the pinned list ${ms(r.series["pinned (standalone)"]?.medianMs)})`)
+        .join(", ")}: where this is near the proxied run, the proxy and its latency are not what the run waits for.`,
+    );
+  }
+  for (const r of rows.filter((x) => x.registryAlone)) {
+    const a = r.registryAlone!;
+    lines.push(
+      `- The registry alone (${r.id}): its ${r.unique} unique HEADs sent to it straight from the bench, all at once on 16 connections, took ${ms(a.medianMs)} and ${ms(a.registryCpuMs)} of its CPU (median): time no client of it can save on these two cores, and not in the lower bound.`,
+    );
+  }
   const skopeoRows = rows.filter((r) => r.skopeo);
   if (skopeoRows.length) {
     lines.push(
@@ -804,6 +865,7 @@ async function main(): Promise<void> {
                 bench.env,
                 undefined,
                 registry.pid,
+                first ? new URL(registry.url).host : undefined,
               ),
             );
             const tls = first ? await secure() : await startSecureProxy(registry.url, latencyMs, cleanup);
