@@ -191,10 +191,13 @@ export class Transport {
     const loser = new AbortController();
     // Plain HTTP is a guess while HTTPS is out: one attempt (a TLS port may just drop it).
     const plain = settle(this.ping(`http://${host}`, context, { signal: loser.signal, retry: false }));
-    const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
     // A 5xx does not win the race either: through HTTP_PROXY it is the proxy failing to speak plain HTTP to a TLS port.
     const plainAnswered = plain.then((p) => (p.ok && p.value.status !== 400 && p.value.status < 500 ? p : new Promise<never>(() => undefined)));
     try {
+      // The plain request is written before the HTTPS attempt builds the process's first TLS context
+      // (30-50 ms of CPU that holds the event loop, connect callbacks included); still side by side.
+      await Promise.race([this.network.connected([`http://${host}`]), plain, sleep(PLAIN_FIRST_MS, this.runSignal).catch(() => undefined)]);
+      const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
       const first = await Promise.race([secure, plainAnswered]);
       if (first.ok) return first.value;
       const httpsError = first.error;
@@ -439,6 +442,9 @@ function asError(err: unknown): Error {
 
 /** Times an HTTP/2 stream the server refused is sent again (within one attempt, see sendRefusable). */
 const REFUSED_STREAM_RESENDS = 8;
+
+/** How long the HTTPS probe of a registry allowed plain HTTP waits for the plain probe's connection at most. */
+const PLAIN_FIRST_MS = 20;
 
 /**
  * Sends a request, and again when the server refused its HTTP/2 stream
