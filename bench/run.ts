@@ -304,6 +304,9 @@ async function registryAlone(host: string, seeded: readonly { spec: ImageSpec }[
   return { medianMs: median(times), registryCpuMs: median(cpu) };
 }
 
+/** The series of a row run straight against the registry (networkRow's directHost). */
+const DIRECT_SERIES = "direct to the registry (standalone)";
+
 // ---------------------------------------------------------------- workloads
 
 interface Seeded {
@@ -398,7 +401,7 @@ async function networkRow(
     "pinned (standalone)": () => ours(rowBench, bench.standalone, pinned, expectImages(pins)),
     // Token auth (row e) is beyond the bare client.
     ...(id === "e" ? {} : { "bare undici client": bare }),
-    ...(direct ? { "direct to the registry (standalone)": () => ours(rowBench, bench.standalone, direct.input, direct.check) } : {}),
+    ...(direct ? { [DIRECT_SERIES]: () => ours(rowBench, bench.standalone, direct.input, direct.check) } : {}),
   });
   const alone = directHost ? await registryAlone(directHost, seeded, registryPid, bench.options.runs) : undefined;
   const latency = proxy.latencyMs;
@@ -764,11 +767,11 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
         .join(", ")}.`,
     );
   }
-  const directRows = rows.filter((r) => r.series["direct to the registry (standalone)"]);
+  const directRows = rows.filter((r) => r.series[DIRECT_SERIES]);
   if (directRows.length) {
     lines.push(
       `- Ours against the registry directly (no proxy, no injected latency; standalone), median: ${directRows
-        .map((r) => `${r.id} ${ms(r.series["direct to the registry (standalone)"]?.medianMs)} (through the proxy ${ms(r.series.standalone?.medianMs)}, the pinned list ${ms(r.series["pinned (standalone)"]?.medianMs)})`)
+        .map((r) => `${r.id} ${ms(r.series[DIRECT_SERIES]?.medianMs)} (through the proxy ${ms(r.series.standalone?.medianMs)}, the pinned list ${ms(r.series["pinned (standalone)"]?.medianMs)})`)
         .join(", ")}: where this is near the proxied run, the proxy and its latency are not what the run waits for.`,
     );
   }
