@@ -28,21 +28,31 @@ interface Factory {
   pair(key: Node, value: Node): Pair<Node, Node>;
   map(): YAMLMap;
   seq(): YAMLSeq;
+  /** Sets the range of a collection made here, as numbers (offsets already placed in the input). */
+  span(node: YAMLMap | YAMLSeq, start: number, end: number, after: number): void;
 }
 
 const START = Symbol("start");
 const END = Symbol("end");
 const AFTER = Symbol("after");
-const RANGE = Symbol("range");
+/** A collection's offsets: apart from START, which marks a scalar the Scanner made (scannerToken). */
+const C_START = Symbol("collection start");
+const C_END = Symbol("collection end");
+const C_AFTER = Symbol("collection after");
 
 interface OffsetScalar extends Scalar {
   [START]: number;
   [END]: number;
   [AFTER]: number;
-  [RANGE]: Range | undefined;
 }
 
-/** The library's own node-type tag of a node, as property descriptors. */
+interface OffsetCollection {
+  [C_START]: number;
+  [C_END]: number;
+  [C_AFTER]: number;
+}
+
+/** The library's node-type tag of a node, as property descriptors. */
 function typeTag(node: object): PropertyDescriptorMap {
   const out: PropertyDescriptorMap = {};
   for (const sym of Object.getOwnPropertySymbols(node)) {
@@ -55,25 +65,47 @@ function typeTag(node: object): PropertyDescriptorMap {
 /** Where an offset of the text parsed sits in the input (they differ for CRLF input: see withCrlf). */
 type Place = (offset: number) => number;
 
+/**
+ * A `range` kept as three numbers on the node and made into the array when
+ * first read (then an own property, as on the library's nodes): an array and
+ * its backing store per node were a quarter of a large list's heap, and few
+ * ranges are ever read.
+ */
+function lazyRange(start: symbol, end: symbol, after: symbol): PropertyDescriptor {
+  const own = (node: object, range: Range | undefined): void => {
+    Object.defineProperty(node, "range", { value: range, writable: true, enumerable: true, configurable: true });
+  };
+  return {
+    get(this: Record<symbol, number>): Range | undefined {
+      const range: Range | undefined = this[start]! < 0 ? undefined : [this[start]!, this[end]!, this[after]!];
+      own(this, range);
+      return range;
+    },
+    set(this: object, range: Range | undefined) {
+      own(this, range);
+    },
+    configurable: true,
+  };
+}
+
+/** range[2] of a node, without making the array of one made here. */
+function rangeEnd(node: Node): number | undefined {
+  if (Object.hasOwn(node, "range")) return node.range?.[2];
+  if (Object.hasOwn(node, AFTER)) return (node as OffsetScalar)[AFTER];
+  if (Object.hasOwn(node, C_AFTER)) {
+    const c = node as unknown as OffsetCollection;
+    return c[C_START] < 0 ? undefined : c[C_AFTER];
+  }
+  return node.range?.[2];
+}
+
 function factory(schema: Schema, at: Place | undefined): Factory {
   const withSchema: PropertyDescriptorMap = { schema: { value: schema, configurable: true, enumerable: false, writable: true } };
-  // A scalar keeps its offsets as numbers and makes its `range` array when asked: one object
-  // per scalar instead of three (the array and its backing store), most of the GC's work here.
-  const scalarProto = Object.create(Scalar.prototype, {
-    ...typeTag(new Scalar(null)),
-    range: {
-      get(this: OffsetScalar): Range {
-        return (this[RANGE] ??= [this[START], this[END], this[AFTER]]);
-      },
-      set(this: OffsetScalar, range: Range | undefined) {
-        Object.defineProperty(this, "range", { value: range, writable: true, enumerable: true, configurable: true });
-      },
-      configurable: true,
-    },
-  }) as object;
+  const collectionRange = lazyRange(C_START, C_END, C_AFTER);
+  const scalarProto = Object.create(Scalar.prototype, { ...typeTag(new Scalar(null)), range: lazyRange(START, END, AFTER) }) as object;
   const pairProto = Object.create(Pair.prototype, typeTag(new Pair(null))) as object;
-  const mapProto = Object.create(YAMLMap.prototype, { ...typeTag(new YAMLMap()), ...withSchema }) as object;
-  const seqProto = Object.create(YAMLSeq.prototype, { ...typeTag(new YAMLSeq()), ...withSchema }) as object;
+  const mapProto = Object.create(YAMLMap.prototype, { ...typeTag(new YAMLMap()), ...withSchema, range: collectionRange }) as object;
+  const seqProto = Object.create(YAMLSeq.prototype, { ...typeTag(new YAMLSeq()), ...withSchema, range: collectionRange }) as object;
   // Plain constructor functions: one hidden class per node kind, as with `new`.
   function S(this: OffsetScalar, value: unknown, start: number, end: number, after: number, source: string, type: Scalar.Type): void {
     this.value = value;
@@ -86,7 +118,6 @@ function factory(schema: Schema, at: Place | undefined): Factory {
       this[END] = at(end);
       this[AFTER] = at(after);
     }
-    this[RANGE] = undefined;
     this.source = source;
     this.type = type;
   }
@@ -94,11 +125,17 @@ function factory(schema: Schema, at: Place | undefined): Factory {
     this.key = key;
     this.value = value;
   }
-  function M(this: YAMLMap | YAMLSeq): void {
+  function M(this: YAMLMap & OffsetCollection): void {
     this.items = [];
+    this[C_START] = -1;
+    this[C_END] = -1;
+    this[C_AFTER] = -1;
   }
-  function Q(this: YAMLMap | YAMLSeq): void {
+  function Q(this: YAMLSeq & OffsetCollection): void {
     this.items = [];
+    this[C_START] = -1;
+    this[C_END] = -1;
+    this[C_AFTER] = -1;
   }
   S.prototype = scalarProto;
   P.prototype = pairProto;
@@ -113,6 +150,16 @@ function factory(schema: Schema, at: Place | undefined): Factory {
     pair: (key, value) => new NewPair(key, value),
     map: () => new NewMap(),
     seq: () => new NewSeq(),
+    span(node, start, end, after) {
+      if (Object.hasOwn(node, "range") || !Object.hasOwn(node, C_START)) {
+        node.range = [start, end, after];
+        return;
+      }
+      const c = node as unknown as OffsetCollection;
+      c[C_START] = start;
+      c[C_END] = end;
+      c[C_AFTER] = after;
+    },
   };
 }
 
@@ -241,8 +288,9 @@ class Scanner {
       if (indent < col || !this.isEntry(next + indent)) break;
       at = next + indent;
     }
-    const last = (seq.items[seq.items.length - 1] as Node).range!;
-    seq.range = [this.place(dash), last[2], last[2]];
+    const last = rangeEnd(seq.items[seq.items.length - 1] as Node)!;
+    seq.items = seq.items.slice(); // exactly as long as it is: pushing left room for 17
+    this.make.span(seq, this.place(dash), last, last);
     return seq;
   }
 
@@ -302,8 +350,9 @@ class Scanner {
       if (this.isEntry(next + indent)) throw UNSUPPORTED;
       at = next + indent;
     }
-    const last = (map.items[map.items.length - 1]!.value as Node).range!;
-    map.range = [this.place(first), last[2], last[2]];
+    const last = rangeEnd(map.items[map.items.length - 1]!.value as Node)!;
+    map.items = map.items.slice(); // exactly as long as it is: pushing left room for 17
+    this.make.span(map, this.place(first), last, last);
     return map;
   }
 
@@ -889,8 +938,8 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
     if (!item) return undefined;
     seq.items.push(item);
   }
-  const last = (seq.items[seq.items.length - 1] as Node).range!;
-  seq.range = [ctx.at === undefined ? first + col : ctx.at(first + col), last[2], last[2]];
+  const last = rangeEnd(seq.items[seq.items.length - 1] as Node)!;
+  make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), last, last);
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }
 
