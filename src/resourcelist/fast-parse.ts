@@ -980,6 +980,46 @@ function entryAt(source: string, ls: number, raw: number, col: number, ctx: Cont
   return endsCleanly(item, regionEnd < raw) ? item : undefined;
 }
 
+/**
+ * fastParse of a text that holds one root key, `key`, whose value is a block
+ * sequence (the results tail of an output), without keeping the tree: each
+ * entry is composed as `items` entries are (by the Scanner, or the library
+ * for that entry's lines), handed to `visit`, and dropped. true when
+ * fastParse(text) would return a document whose root holds only `key`, its
+ * value a block sequence of exactly the entries visited, and every visit said
+ * true; false means "not read this way", never "different".
+ */
+export function everyEntry(text: string, key: string, options: FastParseOptions, visit: (entry: Node, index: number) => boolean): boolean {
+  // fastParseLf's own refusals: BOM, CR, a last line that is blank or a comment, a schema other than core.
+  if (text.charCodeAt(0) === 0xfeff || text.includes("\r")) return false;
+  const end = text.length;
+  const tail = end > 0 && text.charCodeAt(end - 1) === NL ? end - 1 : end;
+  const lastLine = text.slice(text.lastIndexOf("\n", tail - 1) + 1, tail).trimStart();
+  if (lastLine === "" || lastLine.startsWith("#")) return false;
+  const doc = new Document(undefined, options);
+  if (doc.schema.name !== "core") return false;
+  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
+  const ctx: Context = { options, make: factory(doc.schema, undefined), typed, keys: new Map(), at: undefined };
+  const keys = rootKeys(text);
+  if (keys?.length !== 1 || keys[0]!.name !== key || keys[0]!.at !== 0) return false;
+  const stop = contentEnd(text, 0, end, 0);
+  // `key:` with the sequence on the next line, as items() reads `items:`.
+  if (stop === undefined || text.charCodeAt(key.length) !== COLON || text.charCodeAt(key.length + 1) !== NL) return false;
+  const first = key.length + 2;
+  const scan = new Scanner(text, stop, ctx);
+  const col = scan.indentAt(first);
+  if (!scan.isEntry(first + col)) return false;
+  const starts = entryStarts(text, first, stop, scan, col);
+  if (!starts) return false;
+  for (let i = 0; i < starts.length; i++) {
+    const entry = entryAt(text, starts[i]!, starts[i + 1] ?? stop, col, ctx);
+    if (!entry || !visit(entry, i)) return false;
+    // The last entry's end is the whole value's: placed as in the whole text (fastParseLf's endsCleanly).
+    if (i === starts.length - 1 && !endsCleanly(entry, stop < end)) return false;
+  }
+  return true;
+}
+
 // ---- For the incremental read-back of an edited output (src/resourcelist/read-back.ts).
 // Appended; nothing above is changed. They expose the Scanner's own reading of one line.
 

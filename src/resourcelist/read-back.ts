@@ -51,7 +51,7 @@
 import type { Node, Scalar } from "yaml";
 import { isMap, isScalar, isSeq } from "yaml";
 import type { TextEdit } from "./edits.js";
-import { fastParse, lineReader, scannerToken } from "./fast-parse.js";
+import { everyEntry, fastParse, lineReader, scannerToken } from "./fast-parse.js";
 import type { LineReader } from "./fast-parse.js";
 import { PARSE_OPTIONS } from "./resource-list.js";
 import type { ResourceList } from "./resource-list.js";
@@ -133,12 +133,19 @@ export function readsBackByLines(list: ResourceList, output: string, edits: read
 
   const text = output.slice(tail + shift);
   if (!text.startsWith("results:")) return false;
+  const before = lastIsResults ? last.value : undefined;
+  if (!before) {
+    // Only ours: each entry read against its result as it is composed, none kept (a tree of
+    // 20,000 results was 62 MB at the run's peak); a shape not read that way goes on below.
+    let count = 0;
+    const each = (entry: Node, i: number): boolean => i < results.length && readsAsJSON(entry, results[i]) && ++count > 0;
+    if (everyEntry(text, "results", PARSE_OPTIONS, each) && count === results.length) return true;
+  }
   const doc = fastParse(text, PARSE_OPTIONS);
   const root = doc?.contents;
   if (!doc || !isMap(root) || root.items.length !== 1) return false;
   const pair = root.items[0]!;
   if (!isScalar(pair.key) || pair.key.value !== "results") return false;
-  const before = lastIsResults ? last.value : undefined;
   if (before) return resultsReadAs(pair.value as Node | undefined, doc, wantedResults(before, list.document, results), isSeq(before)).same;
   // Only ours: each entry against its result, without a JSON copy of them all.
   const seq = pair.value;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments } from "yaml";
 import type { Node } from "yaml";
-import { fastParse } from "../../src/resourcelist/fast-parse.js";
+import { everyEntry, fastParse } from "../../src/resourcelist/fast-parse.js";
 import { PARSE_OPTIONS } from "../../src/resourcelist/resource-list.js";
 import { seededRandom } from "../support/random.js";
 
@@ -346,5 +346,75 @@ describe("fast ResourceList parser", () => {
     for (let n = 0; n < 900; n++) seen[check(endings(mutate(pick([BASE, INDENTED]))))]++;
     // Both paths must have been exercised for the comparison to mean something.
     assert.ok(seen.fast > 100 && seen.library > 100, JSON.stringify(seen));
+  });
+
+  it("everyEntry: visits exactly the library's entries of a one-key block sequence, or answers false", () => {
+    const RESULTS = `results:
+- message: pinned reg.local/a:1 to sha256:${"a".repeat(64)}
+  severity: info
+  resourceRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: web
+  field:
+    path: spec.template.spec.containers[0].image
+    proposedValue: "reg.local/a:1@sha256:${"a".repeat(64)}"
+  file:
+    path: deployments/web.yaml
+    index: 0
+- message: 'left x alone: it''s skipped'
+  severity: warning
+- message: |-
+    two
+    lines
+  severity: error
+`;
+    /** "fast" when everyEntry answered (and agreed with the library), "declined" otherwise; throws on disagreement. */
+    const entries = (text: string): "fast" | "declined" => {
+      const seen: unknown[] = [];
+      if (!everyEntry(text, "results", OPTIONS, (entry, i) => seen.push(entry) === i + 1)) return "declined";
+      const docs = parseAllDocuments(text, OPTIONS);
+      const doc = Array.isArray(docs) && docs.length === 1 ? docs[0]! : undefined;
+      assert.ok(doc && doc.errors.length === 0 && isMap(doc.contents), `everyEntry answered for what the library does not read as one mapping:\n${text}`);
+      const pairs = doc.contents.items;
+      assert.ok(pairs.length === 1 && isScalar(pairs[0]!.key) && pairs[0]!.key.value === "results" && isSeq(pairs[0]!.value), `not one results list:\n${text}`);
+      const library = (pairs[0]!.value as { items: unknown[] }).items;
+      assert.equal(seen.length, library.length, text);
+      seen.forEach((entry, i) => assert.equal(difference(entry, library[i], `$[${i}]`), undefined, text));
+      return "fast";
+    };
+    assert.equal(entries(RESULTS), "fast");
+    assert.equal(entries(RESULTS.replace(/^(?=.)/gm, (_, at: number) => (at === 0 ? "" : "  "))), "fast");
+    // A visit that says no is an answer of false.
+    assert.equal(everyEntry(RESULTS, "results", OPTIONS, (_, i) => i < 1), false);
+    for (const text of [
+      `${RESULTS}\n`, `${RESULTS}# c\n`, `other: 1\n${RESULTS}`, `${RESULTS}other: 1\n`, RESULTS.replace("results:\n", "results: []\n"),
+      RESULTS.replace("results:\n", "results: &a\n"), RESULTS.replaceAll("\n", "\r\n"), `\ufeff${RESULTS}`, RESULTS.replace("results:", "items:"),
+      RESULTS.replace("  severity: info", "  severity: &s info"), "results:\n", "results:\n  x: 1\n",
+    ]) {
+      assert.equal(entries(text), "declined", text);
+    }
+    // Mutated tails: answered as the library reads them, or declined.
+    const random = seededRandom(20261203);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const seen = { fast: 0, declined: 0 };
+    for (let n = 0; n < 400; n++) {
+      const lines = RESULTS.split("\n");
+      for (let k = 1 + Math.floor(random() * 2); k > 0; k--) {
+        const i = Math.floor(random() * lines.length);
+        const line = lines[i]!;
+        switch (Math.floor(random() * 7)) {
+          case 0: lines.splice(i, 0, pick(["", "# c", "  # c", "- stray", "  - x", "other: v", "   deeper: v"])); break;
+          case 1: lines[i] = ` ${line}`; break;
+          case 2: lines[i] = line.slice(1); break;
+          case 3: lines[i] = `${line} # trailing`; break;
+          case 4: lines[i] = line.replace(/: (.*)$/, () => `: ${pick(["x", "'q''s'", "{a: 1}", "[]", "&a x", "*a", "|\n    b", "~", "1.50", "a: b", "\"t\\tb\""])}`); break;
+          case 5: lines.splice(i, 0, line); break;
+          default: lines[i] = line.replace(/^- /, pick(["-   ", "- - ", "-\n  "])); break;
+        }
+      }
+      seen[entries(lines.join("\n"))]++;
+    }
+    assert.ok(seen.fast > 50 && seen.declined > 50, JSON.stringify(seen));
   });
 });
