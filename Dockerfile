@@ -63,4 +63,6 @@ ENV KRM_DIGESTER_IN_CONTAINER=1
 # nobody: kustomize runs container functions with --user nobody, kpt with
 # --user nobody too; the same numeric user when none is given.
 USER 65534:65534
-ENTRYPOINT ["/nodejs/bin/node", "/opt/krm-digester/krm-digester"]
+# Node 20's young generation (16 MB semi-spaces) rather than Node 24's 64 MB: a
+# 20,000-item list peaks 90 MB lower at the same speed (sea-config.json has the same flag).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=16", "/opt/krm-digester/krm-digester"]

@@ -47,6 +47,13 @@ describe("the container image through podman", () => {
     assert.match(version.stdout, /^krm-digester \d+\.\d+\.\d+/);
   });
 
+  it("starts Node with the standalone executable's flags (sea-config.json execArgv)", async () => {
+    const { execArgv } = JSON.parse(await readFile(join(ROOT, "sea-config.json"), "utf8")) as { execArgv: string[] };
+    const inspect = await runCommand("podman", ["image", "inspect", "--format", "{{json .Config.Entrypoint}}", IMAGE], { env: containerEnv() });
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.deepEqual(JSON.parse(inspect.stdout), ["/nodejs/bin/node", ...execArgv, "/opt/krm-digester/krm-digester"]);
+  });
+
   it("runs the Node line pinned for what ships (24), exactly the pinned Node on the offline stand-in base, and --version names it", async () => {
     const pinned = (JSON.parse(await readFile(join(ROOT, "scripts", "node-release.json"), "utf8")) as { version: string }).version;
     const node = await runCommand("podman", ["run", "--rm", "--network", "none", "--entrypoint", "/nodejs/bin/node", IMAGE, "--version"], { env: containerEnv() });
