@@ -119,16 +119,17 @@ async function readStdin(): Promise<string> {
 const WRITE_PIECE = 1 << 20;
 
 export async function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
-  for (let at = 0; at < text.length; ) {
+  // At least one write, so that an empty text is written (and waited for) too.
+  let at = 0;
+  do {
     let end = Math.min(text.length, at + WRITE_PIECE);
     // Never between the two halves of a surrogate pair: each piece is encoded as UTF-8 on its own.
     const c = text.charCodeAt(end);
-    if (end < text.length && c >= 0xdc00 && c <= 0xdfff) end++;
+    if (c >= 0xdc00 && c <= 0xdfff) end++;
     const piece = at === 0 && end === text.length ? text : text.slice(at, end);
     await new Promise<void>((resolve, reject) => stream.write(piece, (error) => (error ? reject(error) : resolve())));
     at = end;
-  }
-  if (text.length === 0) await new Promise<void>((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
+  } while (at < text.length);
 }
 
 export async function functionMain(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {

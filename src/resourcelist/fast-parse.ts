@@ -28,17 +28,19 @@ interface Factory {
   pair(key: Node, value: Node): Pair<Node, Node>;
   map(): YAMLMap;
   seq(): YAMLSeq;
-  /** Sets the range of a collection made here, as numbers (offsets already placed in the input). */
-  span(node: YAMLMap | YAMLSeq, start: number, end: number, after: number): void;
+  /** Sets the range of a block collection made here, [start, end, end], as numbers (offsets already placed in the input). */
+  span(node: YAMLMap | YAMLSeq, start: number, end: number): void;
 }
 
 const START = Symbol("start");
 const END = Symbol("end");
 const AFTER = Symbol("after");
-/** A collection's offsets: apart from START, which marks a scalar the Scanner made (scannerToken). */
+/**
+ * A block collection's offsets, apart from START, which marks a scalar the
+ * Scanner made (scannerToken). Its value ends where its node does: one number for both.
+ */
 const C_START = Symbol("collection start");
 const C_END = Symbol("collection end");
-const C_AFTER = Symbol("collection after");
 
 interface OffsetScalar extends Scalar {
   [START]: number;
@@ -49,7 +51,6 @@ interface OffsetScalar extends Scalar {
 interface OffsetCollection {
   [C_START]: number;
   [C_END]: number;
-  [C_AFTER]: number;
 }
 
 /** The library's node-type tag of a node, as property descriptors. */
@@ -92,16 +93,16 @@ function lazyRange(start: symbol, end: symbol, after: symbol): PropertyDescripto
 function rangeEnd(node: Node): number | undefined {
   if (Object.hasOwn(node, "range")) return node.range?.[2];
   if (Object.hasOwn(node, AFTER)) return (node as OffsetScalar)[AFTER];
-  if (Object.hasOwn(node, C_AFTER)) {
+  if (Object.hasOwn(node, C_END)) {
     const c = node as unknown as OffsetCollection;
-    return c[C_START] < 0 ? undefined : c[C_AFTER];
+    return c[C_START] < 0 ? undefined : c[C_END];
   }
   return node.range?.[2];
 }
 
 function factory(schema: Schema, at: Place | undefined): Factory {
   const withSchema: PropertyDescriptorMap = { schema: { value: schema, configurable: true, enumerable: false, writable: true } };
-  const collectionRange = lazyRange(C_START, C_END, C_AFTER);
+  const collectionRange = lazyRange(C_START, C_END, C_END);
   const scalarProto = Object.create(Scalar.prototype, { ...typeTag(new Scalar(null)), range: lazyRange(START, END, AFTER) }) as object;
   const pairProto = Object.create(Pair.prototype, typeTag(new Pair(null))) as object;
   const mapProto = Object.create(YAMLMap.prototype, { ...typeTag(new YAMLMap()), ...withSchema, range: collectionRange }) as object;
@@ -129,13 +130,11 @@ function factory(schema: Schema, at: Place | undefined): Factory {
     this.items = [];
     this[C_START] = -1;
     this[C_END] = -1;
-    this[C_AFTER] = -1;
   }
   function Q(this: YAMLSeq & OffsetCollection): void {
     this.items = [];
     this[C_START] = -1;
     this[C_END] = -1;
-    this[C_AFTER] = -1;
   }
   S.prototype = scalarProto;
   P.prototype = pairProto;
@@ -150,15 +149,14 @@ function factory(schema: Schema, at: Place | undefined): Factory {
     pair: (key, value) => new NewPair(key, value),
     map: () => new NewMap(),
     seq: () => new NewSeq(),
-    span(node, start, end, after) {
+    span(node, start, end) {
       if (Object.hasOwn(node, "range") || !Object.hasOwn(node, C_START)) {
-        node.range = [start, end, after];
+        node.range = [start, end, end];
         return;
       }
       const c = node as unknown as OffsetCollection;
       c[C_START] = start;
       c[C_END] = end;
-      c[C_AFTER] = after;
     },
   };
 }
@@ -290,7 +288,7 @@ class Scanner {
     }
     const last = rangeEnd(seq.items[seq.items.length - 1] as Node)!;
     seq.items = seq.items.slice(); // exactly as long as it is: pushing left room for 17
-    this.make.span(seq, this.place(dash), last, last);
+    this.make.span(seq, this.place(dash), last);
     return seq;
   }
 
@@ -352,7 +350,7 @@ class Scanner {
     }
     const last = rangeEnd(map.items[map.items.length - 1]!.value as Node)!;
     map.items = map.items.slice(); // exactly as long as it is: pushing left room for 17
-    this.make.span(map, this.place(first), last, last);
+    this.make.span(map, this.place(first), last);
     return map;
   }
 
@@ -863,20 +861,50 @@ function lowerBound(breaks: Int32Array, offset: number, lo: number, hi: number):
   return lo;
 }
 
+/**
+ * Whether the text's last line holds content. Blank or comment lines after the
+ * last content line stretch the ranges of whichever collections the library
+ * hands them to: not modelled.
+ */
+function endsWithContent(source: string): boolean {
+  const end = source.length;
+  const tail = end > 0 && source.charCodeAt(end - 1) === NL ? end - 1 : end;
+  const lastLine = source.slice(source.lastIndexOf("\n", tail - 1) + 1, tail).trimStart();
+  return lastLine !== "" && !lastLine.startsWith("#");
+}
+
+/** A new document and the Context its scanners share; undefined under any schema but YAML 1.2's core, which the typing of plain scalars here is written for. */
+function scanContext(options: FastParseOptions, at: Place | undefined): { doc: Document; ctx: Context } | undefined {
+  const doc = new Document(undefined, options);
+  if (doc.schema.name !== "core") return undefined;
+  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
+  return { doc, ctx: { options, make: factory(doc.schema, at), typed, keys: new Map(), at } };
+}
+
+/**
+ * The entries of the block sequence on the lines after the key at `at`
+ * (`key:` and a line break), in the column of its first dash; undefined when
+ * the text is not that.
+ */
+function blockEntries(source: string, at: number, key: string, stop: number, ctx: Context): { first: number; col: number; starts: number[] } | undefined {
+  const colon = at + key.length;
+  if (source.charCodeAt(colon) !== COLON || source.charCodeAt(colon + 1) !== NL) return undefined;
+  const first = colon + 2;
+  const scan = new Scanner(source, stop, ctx);
+  const col = scan.indentAt(first);
+  if (!scan.isEntry(first + col)) return undefined;
+  const starts = entryStarts(source, first, stop, scan, col);
+  return starts && { first, col, starts };
+}
+
 /** fastParse of LF-only text; `at` places its offsets in the input when that differs (CRLF). */
 function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Generator<void, Document.Parsed | undefined> {
   const end = source.length;
-  // Blank or comment lines after the last content line stretch the ranges of
-  // whichever collections the library hands them to: not modelled.
-  const tail = end > 0 && source.charCodeAt(end - 1) === NL ? end - 1 : end;
-  const lastLine = source.slice(source.lastIndexOf("\n", tail - 1) + 1, tail).trimStart();
-  if (lastLine === "" || lastLine.startsWith("#")) return undefined;
-
-  const doc = new Document(undefined, options) as unknown as Document.Parsed;
-  // Which plain scalars are strings is written for YAML 1.2's core schema.
-  if (doc.schema.name !== "core") return undefined;
-  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema, at), typed, keys: new Map(), at };
+  if (!endsWithContent(source)) return undefined;
+  const scanning = scanContext(options, at);
+  if (!scanning) return undefined;
+  const { ctx } = scanning;
+  const doc = scanning.doc as unknown as Document.Parsed;
 
   const keys = rootKeys(source);
   if (!keys) return undefined;
@@ -921,15 +949,11 @@ function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Ge
  * or by the library when it must be. Undefined hands the whole key to the library.
  */
 function* items(source: string, at: number, stop: number, ctx: Context): Generator<void, Pair<Node, Node> | undefined> {
+  const entries = blockEntries(source, at, "items", stop, ctx);
+  if (!entries) return undefined;
+  const { first, col, starts } = entries;
   const colon = at + "items".length;
-  if (source.charCodeAt(colon + 1) !== NL) return undefined;
-  const first = colon + 2;
   const { make } = ctx;
-  const scan = new Scanner(source, stop, ctx);
-  const col = scan.indentAt(first);
-  if (!scan.isEntry(first + col)) return undefined;
-  const starts = entryStarts(source, first, stop, scan, col);
-  if (!starts) return undefined;
 
   const seq = make.seq();
   for (let i = 0; i < starts.length; i++) {
@@ -939,7 +963,7 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
     seq.items.push(item);
   }
   const last = rangeEnd(seq.items[seq.items.length - 1] as Node)!;
-  make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), last, last);
+  make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), last);
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }
 
@@ -990,27 +1014,19 @@ function entryAt(source: string, ls: number, raw: number, col: number, ctx: Cont
  * true; false means "not read this way", never "different".
  */
 export function everyEntry(text: string, key: string, options: FastParseOptions, visit: (entry: Node, index: number) => boolean): boolean {
-  // fastParseLf's own refusals: BOM, CR, a last line that is blank or a comment, a schema other than core.
-  if (text.charCodeAt(0) === 0xfeff || text.includes("\r")) return false;
+  // fastParse's own refusals: BOM, CR, a last line that is blank or a comment, a schema other than core.
+  if (text.charCodeAt(0) === 0xfeff || text.includes("\r") || !endsWithContent(text)) return false;
+  const ctx = scanContext(options, undefined)?.ctx;
+  if (!ctx) return false;
   const end = text.length;
-  const tail = end > 0 && text.charCodeAt(end - 1) === NL ? end - 1 : end;
-  const lastLine = text.slice(text.lastIndexOf("\n", tail - 1) + 1, tail).trimStart();
-  if (lastLine === "" || lastLine.startsWith("#")) return false;
-  const doc = new Document(undefined, options);
-  if (doc.schema.name !== "core") return false;
-  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
-  const ctx: Context = { options, make: factory(doc.schema, undefined), typed, keys: new Map(), at: undefined };
   const keys = rootKeys(text);
   if (keys?.length !== 1 || keys[0]!.name !== key || keys[0]!.at !== 0) return false;
   const stop = contentEnd(text, 0, end, 0);
+  if (stop === undefined) return false;
   // `key:` with the sequence on the next line, as items() reads `items:`.
-  if (stop === undefined || text.charCodeAt(key.length) !== COLON || text.charCodeAt(key.length + 1) !== NL) return false;
-  const first = key.length + 2;
-  const scan = new Scanner(text, stop, ctx);
-  const col = scan.indentAt(first);
-  if (!scan.isEntry(first + col)) return false;
-  const starts = entryStarts(text, first, stop, scan, col);
-  if (!starts) return false;
+  const entries = blockEntries(text, 0, key, stop, ctx);
+  if (!entries) return false;
+  const { col, starts } = entries;
   for (let i = 0; i < starts.length; i++) {
     const entry = entryAt(text, starts[i]!, starts[i + 1] ?? stop, col, ctx);
     if (!entry || !visit(entry, i)) return false;
@@ -1039,11 +1055,9 @@ export type LineReader = (source: string, at: number, end: number, col: number) 
 
 /** A LineReader with the schema, tags and options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
 export function lineReader(options: FastParseOptions): LineReader | undefined {
-  const doc = new Document(undefined, options);
-  if (doc.schema.name !== "core") return undefined;
-  const typed = doc.schema.tags.filter((t) => t.default === true && "test" in t && t.test instanceof RegExp) as unknown as TypedTag[];
   // The output is read as it is: its offsets need no placing.
-  const ctx: Context = { options, make: factory(doc.schema, undefined), typed, keys: new Map(), at: undefined };
+  const ctx = scanContext(options, undefined)?.ctx;
+  if (!ctx) return undefined;
   return (source, at, end, col) => {
     try {
       return new Scanner(source, end, ctx).map(at, col);

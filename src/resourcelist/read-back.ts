@@ -137,9 +137,12 @@ export function readsBackByLines(list: ResourceList, output: string, edits: read
   if (!before) {
     // Only ours: each entry read against its result as it is composed, none kept (a tree of
     // 20,000 results was 62 MB at the run's peak); a shape not read that way goes on below.
-    let count = 0;
-    const each = (entry: Node, i: number): boolean => i < results.length && readsAsJSON(entry, results[i]) && ++count > 0;
-    if (everyEntry(text, "results", PARSE_OPTIONS, each) && count === results.length) return true;
+    let entries = 0;
+    const each = (entry: Node, i: number): boolean => {
+      entries = i + 1;
+      return i < results.length && readsAsJSON(entry, results[i]);
+    };
+    if (everyEntry(text, "results", PARSE_OPTIONS, each) && entries === results.length) return true;
   }
   const doc = fastParse(text, PARSE_OPTIONS);
   const root = doc?.contents;
