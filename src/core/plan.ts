@@ -5,7 +5,7 @@
 // ResourceList, the webhook into JSON Patch operations.
 import { createHash } from "node:crypto";
 import { isMap } from "yaml";
-import type { Document, Scalar, YAMLMap } from "yaml";
+import type { Document, Scalar } from "yaml";
 import { PullSecrets } from "../credentials/pull-secrets.js";
 import type { CredentialScope, SecretEntry, SecretProblem, WorkloadSecrets } from "../credentials/pull-secrets.js";
 import { formatPinned } from "../name/format.js";
@@ -40,10 +40,9 @@ export interface PlanInput {
   readonly credentialObjects?: readonly unknown[] | undefined;
 }
 
-/** Where a field is, as a front end needs it. */
+/** Where a field is, as a front end needs it (no node of the item: a streamed list drops each item once walked). */
 export interface Slot {
   readonly itemIndex: number;
-  readonly item: YAMLMap;
   /** "spec.template.spec.containers[0].image", as results print it. */
   readonly path: string;
   /** The same path as keys and indexes: ["spec", "template", "spec", "containers", 0, "image"]. */
@@ -121,6 +120,23 @@ interface Pending {
 }
 
 export async function planPins(input: PlanInput, options: PlanOptions, source: DigestSource): Promise<PinPlan> {
+  const plan = startPlan(input.document, [...input.items, ...(input.credentialObjects ?? [])], options, source);
+  input.items.forEach((entry, index) => plan.visit(entry, index));
+  return plan.finish();
+}
+
+/** A plan made item by item: each item is walked once by `visit` (and may be dropped then); `finish` resolves and answers. */
+export interface PlanInProgress {
+  readonly visit: (entry: unknown, itemIndex: number) => void;
+  readonly finish: () => Promise<PinPlan>;
+}
+
+/**
+ * planPins in two steps, for a list read one item at a time. `credentials`:
+ * every Secret and ServiceAccount the walk may need (all of them, before the
+ * first visit), as nodes of `document`.
+ */
+export function startPlan(document: Document.Parsed, credentials: readonly unknown[], options: PlanOptions, source: DigestSource): PlanInProgress {
   // Results come out in document order; order numbers keep that order across
   // the walk (immediate problems) and resolution (later outcomes).
   const ordered: { order: number; result: Result }[] = [];
@@ -132,28 +148,28 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
   let fields = 0;
   const rules = skipRules(options.skipPrefixes, options.skipImages);
   const format = options.format;
-  const pullSecrets = new PullSecrets([...input.items, ...(input.credentialObjects ?? [])], input.document);
+  const pullSecrets = new PullSecrets(credentials, document);
 
-  input.items.forEach((entry, itemIndex) => {
+  const visit = (entry: unknown, itemIndex: number): void => {
     if (!isMap(entry)) {
       report({ severity: "error", message: `items[${itemIndex}] is not a Kubernetes object (got ${describe(entry)}); it was left as it is` });
       return;
     }
     if (isLocalConfig(entry)) return;
-    const slots = imageSlots(entry, input.document, options.fieldSpecs);
+    const slots = imageSlots(entry, document, options.fieldSpecs);
     if (slots.length === 0) return;
     const resource = resourceRef(entry);
     const file = fileRef(entry);
     // The resource's own annotations, and those of each pod template's metadata.
-    const annotations = new SkipAnnotations(entry, input.document);
+    const annotations = new SkipAnnotations(entry, document);
     let secrets: WorkloadSecrets | undefined;
     for (const slot of slots) {
       const where = { resourceRef: resource, file, path: slot.path };
-      const at: Slot = { itemIndex, item: entry, path: slot.path, segments: slot.segments };
+      const at: Slot = { itemIndex, path: slot.path, segments: slot.segments };
       if (options.include && !options.include(at)) continue;
       fields++;
       const current = slot.kind === "image" ? slot.value : slot.currentValue;
-      const skipWhy = annotations.reason(at.segments, () => containerName(entry, at.segments, input.document));
+      const skipWhy = annotations.reason(at.segments, () => containerName(entry, at.segments, document));
       if (skipWhy !== undefined) {
         const what = slot.kind === "image" ? `left ${slot.value} alone` : "left alone";
         report(located(where, { severity: "info", message: `${what}: ${skipWhy}` }, current));
@@ -208,48 +224,51 @@ export async function planPins(input: PlanInput, options: PlanOptions, source: D
       const existing = lookup && ref.digest !== undefined && mode !== "keep" ? { lookup, written: ref.digest, mode } : undefined;
       pending.push({ ref, existing, scope: withCredential(secrets.scope(slot.path, ref)), node: slot.node, where, at, order: orderCount++ });
     }
-  });
+  };
 
-  const lookups = pending.map((p) => ({ ref: p.existing?.lookup ?? p.ref, scope: p.scope }));
-  const outcomes = await resolveAll(lookups, source, options.concurrency, options.signal);
+  const finish = async (): Promise<PinPlan> => {
+    const lookups = pending.map((p) => ({ ref: p.existing?.lookup ?? p.ref, scope: p.scope }));
+    const outcomes = await resolveAll(lookups, source, options.concurrency, options.signal);
 
-  let pinned = pins.length;
-  for (const { ref, existing, scope, node, where, at, order } of pending) {
-    const outcome = outcomes.get(lookupKey(existing?.lookup ?? ref, scope));
-    if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
-    const verdict = existing && existingVerdict(ref, existing.written, existing.mode, outcome);
-    if (verdict && "refreshed" in verdict) {
-      const value = formatPinned(ref, verdict.refreshed, format);
-      pins.push(pinOf(at, node, ref, value, verdict.refreshed, false));
+    let pinned = pins.length;
+    for (const { ref, existing, scope, node, where, at, order } of pending) {
+      const outcome = outcomes.get(lookupKey(existing?.lookup ?? ref, scope));
+      if (outcome === undefined) throw new Error(`no outcome for ${ref.original}`);
+      const verdict = existing && existingVerdict(ref, existing.written, existing.mode, outcome);
+      if (verdict && "refreshed" in verdict) {
+        const value = formatPinned(ref, verdict.refreshed, format);
+        pins.push(pinOf(at, node, ref, value, verdict.refreshed, false));
+        pinned++;
+        report(located(where, { severity: "info", message: verdict.message }, ref.original, value), order);
+        continue;
+      }
+      if (verdict) {
+        report(located(where, { severity: verdict.severity, message: verdict.message }, ref.original), order);
+        if (verdict.severity === "error") failures.push({ ...at, image: ref.original, cause: verdict.cause ?? "ERROR", message: verdict.message });
+        continue;
+      }
+      if ("error" in outcome) {
+        const message = failureMessage(ref, outcome.error);
+        report(located(where, { severity: "error", message }, ref.original), order);
+        failures.push({ ...at, image: ref.original, cause: causeOf(outcome.error), message });
+        continue;
+      }
+      // A source may rewrite the field (a build artifact's placeholder becomes the artifact's tag).
+      const value = outcome.value ?? formatPinned(ref, outcome.digest, format);
+      pins.push(pinOf(at, node, ref, value, outcome.digest, false));
       pinned++;
-      report(located(where, { severity: "info", message: verdict.message }, ref.original, value), order);
-      continue;
+      const how = outcome.note ? ` (${outcome.note})` : "";
+      report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), order);
     }
-    if (verdict) {
-      report(located(where, { severity: verdict.severity, message: verdict.message }, ref.original), order);
-      if (verdict.severity === "error") failures.push({ ...at, image: ref.original, cause: verdict.cause ?? "ERROR", message: verdict.message });
-      continue;
-    }
-    if ("error" in outcome) {
-      const message = failureMessage(ref, outcome.error);
-      report(located(where, { severity: "error", message }, ref.original), order);
-      failures.push({ ...at, image: ref.original, cause: causeOf(outcome.error), message });
-      continue;
-    }
-    // A source may rewrite the field (a build artifact's placeholder becomes the artifact's tag).
-    const value = outcome.value ?? formatPinned(ref, outcome.digest, format);
-    pins.push(pinOf(at, node, ref, value, outcome.digest, false));
-    pinned++;
-    const how = outcome.note ? ` (${outcome.note})` : "";
-    report(located(where, { severity: "info", message: `pinned ${ref.original} to ${outcome.digest}${how}` }, ref.original, value), order);
-  }
-  const results = ordered.sort((a, b) => a.order - b.order).map((o) => o.result);
-  return { pins, failures, results, stats: { fields, pinned, unique: outcomes.size } };
+    const results = ordered.sort((a, b) => a.order - b.order).map((o) => o.result);
+    return { pins, failures, results, stats: { fields, pinned, unique: outcomes.size } };
+  };
+  return { visit, finish };
 }
 
 /** A Pin written out (an object spread here was a tenth of a warm webhook review). */
 function pinOf(at: Slot, node: Scalar, ref: ImageReference, value: string, digest: string, kept: boolean): Pin {
-  return { itemIndex: at.itemIndex, item: at.item, path: at.path, segments: at.segments, node, ref, value, digest, kept };
+  return { itemIndex: at.itemIndex, path: at.path, segments: at.segments, node, ref, value, digest, kept };
 }
 
 /**

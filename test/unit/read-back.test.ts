@@ -43,7 +43,7 @@ async function pinned(text: string): Promise<Case | undefined> {
   }
   const config = parseConfig(list.functionConfig, list.document);
   const report = await pinImages(list, config.options, new FakeSource());
-  const edits = report.edits as ScalarEdit[];
+  const edits = report.edits;
   const written = resultsEdit(list, report.results);
   const output = applyEdits(list.source, [...edits, ...(written ? [written] : [])]);
   return { list, edits, results: report.results, output, written };
