@@ -809,9 +809,32 @@ export function fastParse(source: string, options: FastParseOptions): Document.P
  * caller can let other work run (the function's registry lookups, under way
  * while it parses) and then go on. The result is the same.
  */
-export function* fastParseSteps(source: string, options: FastParseOptions): Generator<void, Document.Parsed | undefined> {
+export function* fastParseSteps(source: string, options: FastParseOptions): Generator<StreamHead | void, Document.Parsed | undefined, EntryVisitor | undefined> {
   if (source.charCodeAt(0) === 0xfeff) return undefined;
   return yield* source.includes("\r") ? withCrlf(source, options) : fastParseLf(source, options);
+}
+
+/** What a streamed parse yields once, before the items: the root's other keys, parsed. */
+export interface StreamHead {
+  readonly document: Document.Parsed;
+  /** The root mapping without the `items` pair (which the finished document has, its sequence empty). */
+  readonly root: YAMLMap;
+}
+
+/** Called with each entry of `items` as it is composed, which is then dropped; false stops the parse (it returns undefined). */
+export type EntryVisitor = (entry: Node, index: number) => boolean;
+
+/**
+ * fastParseSteps without keeping the items (a large list: its tree was most
+ * of a run's memory). The root's other keys are parsed first and yielded as
+ * a StreamHead; the caller answers (`next(visit)`) with the visitor for the
+ * entries, or undefined to stop. The document returned is fastParse's with
+ * an empty `items` sequence (its range as in the full parse); undefined when
+ * fastParse would decline the text, or when the visitor stopped it.
+ */
+export function* fastParseStreamed(source: string, options: FastParseOptions): Generator<StreamHead | void, Document.Parsed | undefined, EntryVisitor | undefined> {
+  if (source.charCodeAt(0) === 0xfeff) return undefined;
+  return yield* source.includes("\r") ? withCrlf(source, options, true) : fastParseLf(source, options, undefined, true);
 }
 
 /**
@@ -823,13 +846,13 @@ export function* fastParseSteps(source: string, options: FastParseOptions): Gene
  * ends the line's content). A CR that is not part of a CRLF is the
  * library's: it reads that differently from a line break.
  */
-function* withCrlf(source: string, options: FastParseOptions): Generator<void, Document.Parsed | undefined> {
+function* withCrlf(source: string, options: FastParseOptions, streamed = false): Generator<StreamHead | void, Document.Parsed | undefined, EntryVisitor | undefined> {
   const view = source.replaceAll("\r\n", "\n");
   if (view.includes("\r")) return undefined;
   // The view's offset of each CRLF break's LF, in order.
   const breaks = new Int32Array(source.length - view.length);
   for (let i = source.indexOf("\r\n"), k = 0; i >= 0; i = source.indexOf("\r\n", i + 2), k++) breaks[k] = i - k;
-  return yield* fastParseLf(view, options, placeAfter(breaks));
+  return yield* fastParseLf(view, options, placeAfter(breaks), streamed);
 }
 
 /**
@@ -897,8 +920,17 @@ function blockEntries(source: string, at: number, key: string, stop: number, ctx
   return starts && { first, col, starts };
 }
 
-/** fastParse of LF-only text; `at` places its offsets in the input when that differs (CRLF). */
-function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Generator<void, Document.Parsed | undefined> {
+/**
+ * fastParse of LF-only text; `at` places its offsets in the input when that
+ * differs (CRLF). `streamed`: as fastParseStreamed says (the other keys
+ * first, one StreamHead yielded, the items visited and not kept).
+ */
+function* fastParseLf(
+  source: string,
+  options: FastParseOptions,
+  at?: Place,
+  streamed = false,
+): Generator<StreamHead | void, Document.Parsed | undefined, EntryVisitor | undefined> {
   const end = source.length;
   if (!endsWithContent(source)) return undefined;
   const scanning = scanContext(options, at);
@@ -910,14 +942,27 @@ function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Ge
   if (!keys) return undefined;
   if (keys.length === 0) return undefined;
 
-  const root = ctx.make.map();
-  for (let k = 0; k < keys.length; k++) {
+  const pairs: Pair<Node, Node>[] = [];
+  const itemsAt = keys.findIndex((k) => k.name === "items");
+  // Without `items` this is no ResourceList: the full parse says so.
+  if (streamed && itemsAt < 0) return undefined;
+  // Streamed, `items` comes last: the visitor is made from what the other keys say (functionConfig).
+  const order = streamed && itemsAt >= 0 ? [...keys.keys()].filter((k) => k !== itemsAt).concat(itemsAt) : keys.keys();
+  for (const k of order) {
     const { at, name } = keys[k]!;
     const raw = keys[k + 1]?.at ?? end;
     const stop = contentEnd(source, at, raw, 0);
     if (stop === undefined) return undefined;
     let pair: Pair<Node, Node> | undefined;
-    if (name === "items") pair = yield* items(source, at, stop, ctx);
+    if (streamed && k === itemsAt) {
+      const root = ctx.make.map();
+      root.items = pairs.filter(Boolean);
+      const visit = yield { document: doc, root };
+      if (!visit) return undefined;
+      // The library's reading of the whole key would keep its tree: not streamed.
+      pair = yield* items(source, at, stop, ctx, { visit, cut: stop < raw });
+      if (!pair) return undefined;
+    } else if (name === "items") pair = yield* items(source, at, stop, ctx);
     else {
       // Small keys (apiVersion, kind, functionConfig) by the scanner too: then a run never starts yaml's parser.
       try {
@@ -933,8 +978,10 @@ function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Ge
       pair = map.items[0] as Pair<Node, Node>;
     }
     if (!endsCleanly(pair.value ?? pair.key, stop < raw)) return undefined;
-    root.items.push(pair);
+    pairs[k] = pair;
   }
+  const root = ctx.make.map();
+  root.items = pairs;
   const last = (root.items[root.items.length - 1]!.value as Node | null)?.range;
   if (!last) return undefined;
   root.range = [at === undefined ? keys[0]!.at : at(keys[0]!.at), last[2], last[2]];
@@ -946,9 +993,11 @@ function* fastParseLf(source: string, options: FastParseOptions, at?: Place): Ge
 
 /**
  * `items:` with a block sequence on the next line: each entry composed here,
- * or by the library when it must be. Undefined hands the whole key to the library.
+ * or by the library when it must be. Undefined hands the whole key to the
+ * library. `stream`: each entry handed to `visit` and not kept (`cut`: blank
+ * or comment lines were cut after the key, as fastParseLf's endsCleanly is told).
  */
-function* items(source: string, at: number, stop: number, ctx: Context): Generator<void, Pair<Node, Node> | undefined> {
+function* items(source: string, at: number, stop: number, ctx: Context, stream?: { visit: EntryVisitor; cut: boolean }): Generator<void, Pair<Node, Node> | undefined> {
   const entries = blockEntries(source, at, "items", stop, ctx);
   if (!entries) return undefined;
   const { first, col, starts } = entries;
@@ -956,14 +1005,17 @@ function* items(source: string, at: number, stop: number, ctx: Context): Generat
   const { make } = ctx;
 
   const seq = make.seq();
+  let last: Node | undefined;
   for (let i = 0; i < starts.length; i++) {
     if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield;
     const item = entryAt(source, starts[i]!, starts[i + 1] ?? stop, col, ctx);
     if (!item) return undefined;
-    seq.items.push(item);
+    last = item;
+    if (!stream) seq.items.push(item);
+    // The last entry ends the key: checked here, since the sequence kept is empty.
+    else if ((i === starts.length - 1 && !endsCleanly(item, stream.cut)) || !stream.visit(item, i)) return undefined;
   }
-  const last = rangeEnd(seq.items[seq.items.length - 1] as Node)!;
-  make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), last);
+  make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), rangeEnd(last!)!);
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
 }
 

@@ -54,7 +54,7 @@ import type { TextEdit } from "./edits.js";
 import { everyEntry, fastParse, lineReader, scannerToken } from "./fast-parse.js";
 import type { LineReader } from "./fast-parse.js";
 import { PARSE_OPTIONS } from "./resource-list.js";
-import type { ResourceList } from "./resource-list.js";
+import type { ListText } from "./resource-list.js";
 import { readsAsJSON, resultsReadAs, wantedResults } from "./results-check.js";
 import type { ScalarEdit } from "./scalar-text.js";
 
@@ -75,7 +75,7 @@ function lines(): LineReader | undefined {
  * value and with `results` appended to any earlier ones. false: not proven
  * this way (the full read-back decides), never "wrong".
  */
-export function readsBackByLines(list: ResourceList, output: string, edits: readonly ScalarEdit[], written: TextEdit | undefined, results: readonly object[]): boolean {
+export function readsBackByLines(list: ListText, output: string, edits: readonly ScalarEdit[], written: TextEdit | undefined, results: readonly object[]): boolean {
   const { source } = list;
   const read = lines();
   if (!read || source.length === 0 || source.charCodeAt(source.length - 1) !== NL || source.includes("<<")) return false;

@@ -6,7 +6,8 @@ import type { Node, Pair, YAMLMap, YAMLSeq } from "yaml";
 import { quote } from "../quote.js";
 import { blockDocument, blockListOfMappings } from "./emit-yaml.js";
 import { InputError } from "./errors.js";
-import { fastParse, fastParseSteps, jsonData } from "./fast-parse.js";
+import { fastParse, fastParseSteps, fastParseStreamed, jsonData } from "./fast-parse.js";
+import type { EntryVisitor } from "./fast-parse.js";
 import type { TextEdit } from "./edits.js";
 import { MEASURED, checkExpansion } from "./limits.js";
 import { describe, scalarString } from "./nodes.js";
@@ -25,6 +26,15 @@ export interface ResourceList {
   /** `items`, or undefined for an empty `items:` (null). */
   readonly items: YAMLSeq | undefined;
   /** The `functionConfig` node, if any. */
+  readonly functionConfig: Node | undefined;
+}
+
+/** A list whose items were read and dropped (parseResourceListStreamed): its text and its other keys. */
+export type ListText = Pick<ResourceList, "source" | "document" | "root">;
+
+/** What parseResourceListStreamed hands `begin`, before any item is read. */
+export interface ListHead {
+  readonly document: Document.Parsed;
   readonly functionConfig: Node | undefined;
 }
 
@@ -71,6 +81,56 @@ export async function parseResourceListPausing(input: string, pause: () => Promi
     throw error;
   }
   return checkedList(fromYaml(input, document));
+}
+
+/**
+ * The list read one item at a time, no tree of the items kept: `begin` gets
+ * the other keys (functionConfig) and gives the visitor for each item, or
+ * undefined. For block-style YAML the fast path composes, without anchors,
+ * aliases or merge keys; undefined for any other input, when the list is not
+ * a ResourceList, or when `begin` or the visitor said no: the caller then
+ * reads it with parseResourceList, which says what is wrong with it.
+ */
+export async function parseResourceListStreamed(
+  input: string,
+  begin: (head: ListHead) => Promise<EntryVisitor | undefined>,
+  pause?: () => Promise<void>,
+): Promise<ListText | undefined> {
+  if (input.includes("*") || input.includes("<<") || jsonInput(input)) return undefined;
+  const steps = fastParseStreamed(input, PARSE_OPTIONS);
+  let document: Document.Parsed | undefined;
+  try {
+    for (let step = steps.next(); ; ) {
+      if (step.done) {
+        document = step.value;
+        break;
+      }
+      if (step.value) {
+        const head = headOf(step.value.root, step.value.document);
+        step = steps.next(head && (await begin(head)));
+        continue;
+      }
+      if (pause) await pause();
+      step = steps.next();
+    }
+  } catch (error) {
+    // Too deep to read: parseResourceList says so.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+  if (!document) return undefined;
+  const root = document.contents;
+  return isMap(root) ? { source: input, document, root } : undefined;
+}
+
+/** The head of a ResourceList's root (checkedList's checks), or undefined for anything else. */
+function headOf(root: YAMLMap, document: Document.Parsed): ListHead | undefined {
+  if (scalarString(root.get("kind", true)) !== RESOURCE_LIST_KIND) return undefined;
+  const apiVersion = scalarString(root.get("apiVersion", true));
+  if (apiVersion === undefined || !API_VERSIONS.has(apiVersion)) return undefined;
+  const fc = root.get("functionConfig", true);
+  const functionConfig = fc === undefined || (isScalar(fc) && fc.value === null) ? undefined : (fc as Node);
+  return { document, functionConfig };
 }
 
 function nonEmpty(input: string): void {
@@ -208,7 +268,7 @@ function parseByLibrary(source: string): Document.Parsed {
  * existing block list, or as a new top-level key after the last one, in the
  * root mapping's column and with the input's line breaks.
  */
-export function resultsEdit(list: ResourceList, results: readonly object[]): TextEdit | undefined {
+export function resultsEdit(list: ListText, results: readonly object[]): TextEdit | undefined {
   if (results.length === 0) return undefined;
   const { source, root } = list;
   const pair = root.items.find((p: Pair) => scalarString(p.key) === "results");
