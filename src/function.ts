@@ -5,15 +5,17 @@ import { parseConfig } from "./config.js";
 import { nodesIn, podSpecsByNamespace } from "./core/objects.js";
 import type { NamespacedPodSpecs } from "./core/objects.js";
 import type { DigesterOptions } from "./config.js";
-import { pinImages } from "./pin.js";
+import { pinImages, startPins } from "./pin.js";
 import type { PinReport } from "./pin.js";
 import { applyEdits } from "./resourcelist/edits.js";
 import type { TextEdit } from "./resourcelist/edits.js";
-import { parseResourceList, parseResourceListPausing, resultsEdit } from "./resourcelist/resource-list.js";
-import { writeResourceList } from "./resourcelist/write.js";
+import { parseResourceList, parseResourceListPausing, parseResourceListStreamed, resultsEdit } from "./resourcelist/resource-list.js";
+import { writeResourceList, writeStreamedList } from "./resourcelist/write.js";
 import type { DigestSource } from "./resolve.js";
 import { hasErrors } from "./results.js";
 import { openPackageRun } from "./sources/package-run.js";
+import type { PackageRun } from "./sources/package-run.js";
+import { isMap } from "yaml";
 import { imageSkipReason, skipRules } from "./core/skip.js";
 import { existingLookup } from "./core/existing.js";
 import { InvalidReferenceError, parseReference } from "./name/reference.js";
@@ -31,6 +33,8 @@ export interface FunctionOutput {
   results: Result[];
   exitCode: 0 | 1;
   stats: PinReport["stats"];
+  /** Whether the items were read one at a time (runStreamed), not kept as one tree. */
+  streamed: boolean;
 }
 
 /** What the command line adds to the function config (k8s-digester's flags and variables). */
@@ -42,6 +46,8 @@ export interface FunctionFlags {
    * specs use, read from the cluster, beside those in the package.
    */
   readonly readCredentials?: ((workloads: NamespacedPodSpecs[]) => Promise<KubeObject[]>) | undefined;
+  /** Read the items one at a time (runStreamed) where the list allows it: true, false, or by size (default: from STREAM_FROM). */
+  readonly streamItems?: boolean | undefined;
 }
 
 /** What a run will ask the network for, read ahead of the parse (see lookupsAhead). */
@@ -133,6 +139,8 @@ export async function runFunction(
   /** One turn of the event loop, taken between groups of items while parsing: lookups started ahead go on meanwhile. */
   pause?: () => Promise<void>,
 ): Promise<FunctionOutput> {
+  const streamed = streams(input, flags) ? await runStreamed(input, openSource, flags, pause) : undefined;
+  if (streamed) return streamed;
   const list = pause ? await parseResourceListPausing(input, pause) : parseResourceList(input);
   const config = parseConfig(list.functionConfig, list.document);
   if (flags.skipPrefixes) config.options.skipPrefixes.push(...flags.skipPrefixes);
@@ -177,5 +185,83 @@ export async function runFunction(
     results: report.results,
     exitCode: hasErrors(report.results) ? 1 : 0,
     stats: report.stats,
+    streamed: false,
   };
+}
+
+/**
+ * Lists this large are read one item at a time where they can be: the tree
+ * of 20,000 Deployments was 200 MB, most of a run's memory
+ * (docs/benchmarks.md). Smaller lists are read whole, as always.
+ */
+export const STREAM_FROM = 4 << 20;
+
+/**
+ * Text that may hold an item the walk needs before the first item is
+ * walked (a Secret, for pull secrets), or one that changes how every item
+ * is read (a DigestLock, a skaffold Config): such a list is read whole.
+ */
+const NEEDED_FIRST = /\bSecret\b|DigestLock|skaffold\//;
+
+function streams(input: string, flags: FunctionFlags): boolean {
+  return (flags.streamItems ?? input.length >= STREAM_FROM) && !flags.readCredentials && !NEEDED_FIRST.test(input);
+}
+
+/** The item NEEDED_FIRST looks for, found anyway (its text escaped): the streamed run stops, and the list is read whole. */
+function neededFirst(item: unknown): boolean {
+  if (!isMap(item)) return false;
+  const kind = item.get("kind");
+  const apiVersion = item.get("apiVersion");
+  return kind === "Secret" || kind === "DigestLock" || (typeof apiVersion === "string" && apiVersion.startsWith("skaffold/"));
+}
+
+/**
+ * runFunction with the items walked as they are read and dropped
+ * (parseResourceListStreamed), for a run whose config needs nothing from
+ * the items up front (no lock, frozen mode or build artifacts, no config
+ * problems to report). undefined: the list is not one this can read, and
+ * nothing was asked of a registry: runFunction reads it whole.
+ */
+async function runStreamed(
+  input: string,
+  openSource: (options: DigesterOptions) => ClosableSource,
+  flags: FunctionFlags,
+  pause: (() => Promise<void>) | undefined,
+): Promise<FunctionOutput | undefined> {
+  let opened: { run: PackageRun; pins: ReturnType<typeof startPins>; options: DigesterOptions } | undefined;
+  const list = await parseResourceListStreamed(
+    input,
+    async ({ document, functionConfig }) => {
+      const config = parseConfig(functionConfig, document);
+      const { options } = config;
+      if (flags.skipPrefixes) options.skipPrefixes.push(...flags.skipPrefixes);
+      if (config.problems.length > 0 || options.lock || options.mode === "frozen" || options.buildArtifacts.length > 0) return undefined;
+      const run = await openPackageRun({ source: input, document, itemsNode: undefined, items: [] }, options, () => openSource(options));
+      const pins = startPins(input, document, options, run.source);
+      opened = { run, pins, options };
+      // The walk asks no registry: lookups start in pins.finish, after the last item.
+      return (entry, index) => {
+        if (neededFirst(entry)) return false;
+        pins.visit(entry, index);
+        return true;
+      };
+    },
+    pause,
+  );
+  if (!list || !opened) {
+    await opened?.run.finish();
+    return undefined;
+  }
+  const { run, pins, options } = opened;
+  let report: PinReport;
+  let after: Awaited<ReturnType<typeof run.finish>>;
+  try {
+    report = await pins.finish();
+  } finally {
+    after = await run.finish();
+  }
+  report.results.unshift(...run.problems);
+  report.results.push(...after.results);
+  const output = writeStreamedList(list, report.edits, report.results, options.fieldSpecs);
+  return { output, results: report.results, exitCode: hasErrors(report.results) ? 1 : 0, stats: report.stats, streamed: true };
 }

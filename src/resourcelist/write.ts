@@ -16,9 +16,9 @@ import { InputError } from "./errors.js";
 import { isLocalConfig, resourceRef } from "./identity.js";
 import { MEASURED, formatPath } from "./limits.js";
 import { readsBackByLines } from "./read-back.js";
-import { parseOne, resultsEdit } from "./resource-list.js";
+import { parseOne, parseResourceList, resultsEdit } from "./resource-list.js";
 import { resultsReadAs, wantedResults } from "./results-check.js";
-import type { ResourceList } from "./resource-list.js";
+import type { ListText, ResourceList } from "./resource-list.js";
 import type { ScalarEdit } from "./scalar-text.js";
 
 type Path = (string | number)[];
@@ -37,6 +37,35 @@ export function writeResourceList(list: ResourceList, edits: readonly TextEdit[]
   // Most lists: only the edited lines and the results are read again (read-back.ts); else the whole output.
   if (scalars.length === edits.length && readsBackByLines(list, output, scalars, written, results)) return output;
   readBackFully(list, output, scalars, results, fieldSpecs);
+  return output;
+}
+
+/**
+ * writeResourceList for a list read one item at a time (no tree of its
+ * items kept: parseResourceListStreamed). Where the changed lines alone do
+ * not prove the output, the input is parsed again whole, each edit moved
+ * onto that parse's node at the same place, and read back fully as always.
+ */
+export function writeStreamedList(list: ListText, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): string {
+  const written = resultsEdit(list, results);
+  const all: TextEdit[] = written ? [...edits, written] : [...edits];
+  if (all.length === 0) return list.source;
+  const output = applyEdits(list.source, all);
+  if (readsBackByLines(list, output, edits, written, results)) return output;
+  const whole = parseResourceList(list.source);
+  const byStart = new Map(edits.map((e) => [e.node.range?.[0], e]));
+  const moved = new Map<number | undefined, ScalarEdit>();
+  for (const item of whole.items?.items ?? []) {
+    if (!isMap(item) || isLocalConfig(item)) continue;
+    for (const slot of imageSlots(item, whole.document, fieldSpecs)) {
+      if (slot.kind !== "image") continue;
+      const edit = byStart.get(slot.node.range?.[0]);
+      if (edit) moved.set(slot.node.range?.[0], { ...edit, node: slot.node });
+    }
+  }
+  // The same parse again: every edit's node is found; else this is a bug, not the input.
+  if (moved.size !== edits.length) throw new Error(`the list read again has ${moved.size} of the ${edits.length} edited image fields`);
+  readBackFully(whole, output, [...moved.values()], results, fieldSpecs);
   return output;
 }
 
