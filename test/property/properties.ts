@@ -13,6 +13,7 @@ import { CORPUS } from "../support/corpus.js";
 import { FakeSource, fakeDigest } from "../support/fake-source.js";
 import { checkInvariant } from "../support/yaml-oracle.js";
 import type { Expect, Run, Runner, Verdict } from "../support/yaml-oracle.js";
+import { seededRandom } from "../support/random.js";
 import { Choices, generate } from "../support/yaml-styles.js";
 
 /** The function in this process, with the unit tests' digest source. */
@@ -155,4 +156,25 @@ export async function corpusCase(file: CorpusFile, numbers: readonly number[], r
   // An anchor shared by two image fields is pinned once; nothing else shares it.
   const v = await checkInvariant(text, run, expect);
   if (t) count(t, v);
+}
+
+/**
+ * The texts the differential tests run both ways: each corpus file wrapped,
+ * without its comment lines (then mostly the fast path's), `mutations`
+ * mutations of it; `generated` generated lists, and as many written mostly
+ * with the plainest choice (block lists with a few other shapes in them).
+ */
+export function differentialTexts(seed: number, mutations: number, generated: number): string[] {
+  const random = seededRandom(seed);
+  const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));
+  const texts: string[] = [];
+  for (const file of corpusFiles()) {
+    texts.push(wrap(file.text));
+    texts.push(wrap(file.text.replace(/^[ \t]*#.*\n/gm, "")));
+    for (let k = 0; k < mutations; k++) texts.push(mutate(wrap(file.text), new Choices(numbers(40))));
+  }
+  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(numbers(800)), { images: IMAGES }).text);
+  const sparse = (n: number): number[] => numbers(n).map((v) => (v % 20 === 0 ? v : 0));
+  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(sparse(800)), { images: IMAGES }).text);
+  return texts;
 }

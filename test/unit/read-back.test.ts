@@ -19,10 +19,8 @@ import type { ScalarEdit } from "../../src/resourcelist/scalar-text.js";
 import { readsAsJSON } from "../../src/resourcelist/results-check.js";
 import { readBackFully, writeResourceList } from "../../src/resourcelist/write.js";
 import type { Result } from "../../src/results.js";
-import { corpusFiles, IMAGES, mutate, wrap } from "../property/properties.js";
+import { differentialTexts } from "../property/properties.js";
 import { FakeSource } from "../support/fake-source.js";
-import { seededRandom } from "../support/random.js";
-import { Choices, generate } from "../support/yaml-styles.js";
 
 interface Case {
   list: ResourceList;
@@ -186,19 +184,7 @@ describe("incremental read-back", () => {
   });
 
   it("agrees with the full read-back on the corpus, its mutations and generated lists, and refuses their corrupted outputs", async () => {
-    const random = seededRandom(1313);
-    const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));
-    const texts: string[] = [];
-    for (const file of corpusFiles()) {
-      texts.push(wrap(file.text));
-      // Without its comment lines, a real file is mostly the fast path's (comment lines are the library's).
-      texts.push(wrap(file.text.replace(/^[ \t]*#.*\n/gm, "")));
-      for (let k = 0; k < 4; k++) texts.push(mutate(wrap(file.text), new Choices(numbers(40))));
-    }
-    for (let k = 0; k < 120; k++) texts.push(generate(new Choices(numbers(800)), { images: IMAGES }).text);
-    // Mostly the plainest choice (0), some others: block lists with a few of the other shapes in them.
-    const sparse = (n: number): number[] => numbers(n).map((v) => (v % 20 === 0 ? v : 0));
-    for (let k = 0; k < 120; k++) texts.push(generate(new Choices(sparse(800)), { images: IMAGES }).text);
+    const texts = differentialTexts(1313, 4, 120);
     let vouched = 0;
     let corrupted = 0;
     for (const text of texts) {

@@ -13,10 +13,8 @@ import { parseResourceListStreamed } from "../../src/resourcelist/resource-list.
 import { writeStreamedList } from "../../src/resourcelist/write.js";
 import type { FunctionOutput } from "../../src/function.js";
 import { InputError } from "../../src/resourcelist/errors.js";
-import { corpusFiles, IMAGES, mutate, wrap } from "../property/properties.js";
+import { differentialTexts } from "../property/properties.js";
 import { FakeSource } from "../support/fake-source.js";
-import { seededRandom } from "../support/random.js";
-import { Choices, generate } from "../support/yaml-styles.js";
 
 type Outcome = { refused: string } | FunctionOutput;
 
@@ -66,17 +64,7 @@ const list = (items: string[], tail = ""): string => `apiVersion: config.kuberne
 
 describe("streamed run", () => {
   it("writes what the whole-list run writes, on the corpus, its mutations and generated lists, LF and CRLF", async () => {
-    const random = seededRandom(2026);
-    const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));
-    const texts: string[] = [];
-    for (const file of corpusFiles()) {
-      texts.push(wrap(file.text));
-      texts.push(wrap(file.text.replace(/^[ \t]*#.*\n/gm, "")));
-      for (let k = 0; k < 3; k++) texts.push(mutate(wrap(file.text), new Choices(numbers(40))));
-    }
-    for (let k = 0; k < 100; k++) texts.push(generate(new Choices(numbers(800)), { images: IMAGES }).text);
-    const sparse = (n: number): number[] => numbers(n).map((v) => (v % 20 === 0 ? v : 0));
-    for (let k = 0; k < 100; k++) texts.push(generate(new Choices(sparse(800)), { images: IMAGES }).text);
+    const texts = differentialTexts(2026, 3, 100);
     // functionConfig after the items (kpt's order), results already there, and CRLF.
     const config = "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data:\n    skipPrefixes: ghcr.io/\n";
     texts.push(list([DEPLOYMENT("a", "nginx:1.25"), DEPLOYMENT("b", "ghcr.io/org/tool:2.0")], config));
