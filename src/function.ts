@@ -161,15 +161,9 @@ export async function runFunction(
     const credentialObjects = read ? nodesIn(list.document, await read(podSpecsByNamespace(items, list.document))) : undefined;
     // mode, lock, buildArtifacts, cacheTTL: the digest source and the DigestLock (src/sources/package-run.ts).
     const run = await openPackageRun({ source: list.source, document: list.document, itemsNode: list.items, items }, config.options, () => openSource(config.options));
-    let after: Awaited<ReturnType<typeof run.finish>> | undefined;
-    try {
-      report = run.fatal ? { edits: [], results: [], stats: { fields: 0, pinned: 0, unique: 0 } } : await pinImages(list, config.options, run.source, credentialObjects);
-    } finally {
-      after = await run.finish();
-    }
-    report.results.unshift(...run.problems);
-    report.results.push(...after.results);
-    lock = after.edit;
+    ({ report, lock } = await pinnedIn(run, async () =>
+      run.fatal ? { edits: [], results: [], stats: { fields: 0, pinned: 0, unique: 0 } } : pinImages(list, config.options, run.source, credentialObjects),
+    ));
   }
   // Throws InputError rather than return text that does not read back exactly.
   let output = writeResourceList(list, report.edits, report.results, config.options.fieldSpecs);
@@ -180,13 +174,25 @@ export async function runFunction(
     output = applyEdits(list.source, [...report.edits, lock, ...(results ? [results] : [])]);
     parseResourceList(output);
   }
-  return {
-    output,
-    results: report.results,
-    exitCode: hasErrors(report.results) ? 1 : 0,
-    stats: report.stats,
-    streamed: false,
-  };
+  return outputOf(output, report, false);
+}
+
+/** `pin` within a package run: the run's problems first, then the pins' results, then what finishing the run reported; the DigestLock edit it makes, if any. */
+async function pinnedIn(run: PackageRun, pin: () => Promise<PinReport>): Promise<{ report: PinReport; lock: TextEdit | undefined }> {
+  let report: PinReport;
+  let after: Awaited<ReturnType<PackageRun["finish"]>>;
+  try {
+    report = await pin();
+  } finally {
+    after = await run.finish();
+  }
+  report.results.unshift(...run.problems);
+  report.results.push(...after.results);
+  return { report, lock: after.edit };
+}
+
+function outputOf(output: string, report: PinReport, streamed: boolean): FunctionOutput {
+  return { output, results: report.results, exitCode: hasErrors(report.results) ? 1 : 0, stats: report.stats, streamed };
 }
 
 /**
@@ -253,15 +259,7 @@ async function runStreamed(
     return undefined;
   }
   const { run, pins, options } = opened;
-  let report: PinReport;
-  let after: Awaited<ReturnType<typeof run.finish>>;
-  try {
-    report = await pins.finish();
-  } finally {
-    after = await run.finish();
-  }
-  report.results.unshift(...run.problems);
-  report.results.push(...after.results);
-  const output = writeStreamedList(list, report.edits, report.results, options.fieldSpecs);
-  return { output, results: report.results, exitCode: hasErrors(report.results) ? 1 : 0, stats: report.stats, streamed: true };
+  // No lock edit: a run with `lock` is not streamed.
+  const { report } = await pinnedIn(run, pins.finish);
+  return outputOf(writeStreamedList(list, report.edits, report.results, options.fieldSpecs), report, true);
 }
