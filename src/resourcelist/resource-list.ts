@@ -123,14 +123,28 @@ export async function parseResourceListStreamed(
   return isMap(root) ? { source: input, document, root } : undefined;
 }
 
-/** The head of a ResourceList's root (checkedList's checks), or undefined for anything else. */
+/** The head of a ResourceList's root, or undefined for anything else (checkedList says what). */
 function headOf(root: YAMLMap, document: Document.Parsed): ListHead | undefined {
-  if (scalarString(root.get("kind", true)) !== RESOURCE_LIST_KIND) return undefined;
+  return kindProblem(root) === undefined ? { document, functionConfig: functionConfigOf(root) } : undefined;
+}
+
+/** What is wrong with the root's kind or apiVersion for a ResourceList, or undefined. */
+function kindProblem(root: YAMLMap): string | undefined {
+  const kind = scalarString(root.get("kind", true));
+  if (kind !== RESOURCE_LIST_KIND) {
+    return `input is not a ResourceList: kind is ${kind === undefined ? "missing" : quote(kind)}, expected ${RESOURCE_LIST_KIND}`;
+  }
   const apiVersion = scalarString(root.get("apiVersion", true));
-  if (apiVersion === undefined || !API_VERSIONS.has(apiVersion)) return undefined;
+  if (apiVersion === undefined || !API_VERSIONS.has(apiVersion)) {
+    return `ResourceList apiVersion is ${apiVersion === undefined ? "missing" : quote(apiVersion)}, expected config.kubernetes.io/v1`;
+  }
+  return undefined;
+}
+
+/** The `functionConfig` node, undefined when absent or null. */
+function functionConfigOf(root: YAMLMap): Node | undefined {
   const fc = root.get("functionConfig", true);
-  const functionConfig = fc === undefined || (isScalar(fc) && fc.value === null) ? undefined : (fc as Node);
-  return { document, functionConfig };
+  return fc === undefined || (isScalar(fc) && fc.value === null) ? undefined : fc;
 }
 
 function nonEmpty(input: string): void {
@@ -150,16 +164,8 @@ function checkedList({ source, document }: { source: string; document: Document.
   if (!isMap(root)) {
     throw new InputError(`input is not a ResourceList: expected a YAML mapping with kind: ${RESOURCE_LIST_KIND}, got ${describe(root)}`);
   }
-  const kind = scalarString(root.get("kind", true));
-  if (kind !== RESOURCE_LIST_KIND) {
-    throw new InputError(`input is not a ResourceList: kind is ${kind === undefined ? "missing" : quote(kind)}, expected ${RESOURCE_LIST_KIND}`);
-  }
-  const apiVersion = scalarString(root.get("apiVersion", true));
-  if (apiVersion === undefined || !API_VERSIONS.has(apiVersion)) {
-    throw new InputError(
-      `ResourceList apiVersion is ${apiVersion === undefined ? "missing" : quote(apiVersion)}, expected config.kubernetes.io/v1`,
-    );
-  }
+  const problem = kindProblem(root);
+  if (problem !== undefined) throw new InputError(problem);
   if (!root.has("items")) throw new InputError("ResourceList has no items: the field `items` (a list) is required");
   const itemsNode = root.get("items", true);
   let items: YAMLSeq | undefined;
@@ -167,9 +173,7 @@ function checkedList({ source, document }: { source: string; document: Document.
   else if (!(isScalar(itemsNode) && itemsNode.value === null)) {
     throw new InputError(`ResourceList items must be a list, got ${describe(itemsNode)}`);
   }
-  const fc = root.get("functionConfig", true);
-  const functionConfig = fc === undefined || (isScalar(fc) && fc.value === null) ? undefined : (fc as Node);
-  return { source, document, root, items, functionConfig };
+  return { source, document, root, items, functionConfig: functionConfigOf(root) };
 }
 
 /** The list as parsed from YAML text, rewritten as block YAML when it is flow style. */
