@@ -27,17 +27,8 @@ type Path = (string | number)[];
  * The output text for `list` with `edits` and `results` applied; throws InputError when it would not read back exactly.
  * `fieldSpecs`: the run's own image fields (the config's), walked like the built-in ones.
  */
-export function writeResourceList(list: ResourceList, edits: readonly TextEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): string {
-  const all = [...edits];
-  const written = resultsEdit(list, results);
-  if (written) all.push(written);
-  if (all.length === 0) return list.source;
-  const output = applyEdits(list.source, all);
-  const scalars = edits.filter(isScalarEdit);
-  // Most lists: only the edited lines and the results are read again (read-back.ts); else the whole output.
-  if (scalars.length === edits.length && readsBackByLines(list, output, scalars, written, results)) return output;
-  readBackFully(list, output, scalars, results, fieldSpecs);
-  return output;
+export function writeResourceList(list: ResourceList, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): string {
+  return applied(list, edits, results, (output) => readBackFully(list, output, edits, results, fieldSpecs));
 }
 
 /**
@@ -47,30 +38,36 @@ export function writeResourceList(list: ResourceList, edits: readonly TextEdit[]
  * onto that parse's node at the same place, and read back fully as always.
  */
 export function writeStreamedList(list: ListText, edits: readonly ScalarEdit[], results: readonly Result[], fieldSpecs: readonly FieldSpec[] = []): string {
+  return applied(list, edits, results, (output) => {
+    const whole = parseResourceList(list.source);
+    const byStart = new Map(edits.map((e) => [e.node.range?.[0], e]));
+    const moved = new Map<number | undefined, ScalarEdit>();
+    for (const item of whole.items?.items ?? []) {
+      if (!isMap(item) || isLocalConfig(item)) continue;
+      for (const slot of imageSlots(item, whole.document, fieldSpecs)) {
+        if (slot.kind !== "image") continue;
+        const edit = byStart.get(slot.node.range?.[0]);
+        if (edit) moved.set(slot.node.range?.[0], { ...edit, node: slot.node });
+      }
+    }
+    // The same parse again: every edit's node is found; else this is a bug, not the input.
+    if (moved.size !== edits.length) throw new Error(`the list read again has ${moved.size} of the ${edits.length} edited image fields`);
+    readBackFully(whole, output, [...moved.values()], results, fieldSpecs);
+  });
+}
+
+/**
+ * The list's text with `edits` and the results edit applied. Most lists:
+ * only the edited lines and the results are read again (read-back.ts); else
+ * `readBack` reads the whole output (and throws InputError when it differs).
+ */
+function applied(list: ListText, edits: readonly ScalarEdit[], results: readonly Result[], readBack: (output: string) => void): string {
   const written = resultsEdit(list, results);
   const all: TextEdit[] = written ? [...edits, written] : [...edits];
   if (all.length === 0) return list.source;
   const output = applyEdits(list.source, all);
-  if (readsBackByLines(list, output, edits, written, results)) return output;
-  const whole = parseResourceList(list.source);
-  const byStart = new Map(edits.map((e) => [e.node.range?.[0], e]));
-  const moved = new Map<number | undefined, ScalarEdit>();
-  for (const item of whole.items?.items ?? []) {
-    if (!isMap(item) || isLocalConfig(item)) continue;
-    for (const slot of imageSlots(item, whole.document, fieldSpecs)) {
-      if (slot.kind !== "image") continue;
-      const edit = byStart.get(slot.node.range?.[0]);
-      if (edit) moved.set(slot.node.range?.[0], { ...edit, node: slot.node });
-    }
-  }
-  // The same parse again: every edit's node is found; else this is a bug, not the input.
-  if (moved.size !== edits.length) throw new Error(`the list read again has ${moved.size} of the ${edits.length} edited image fields`);
-  readBackFully(whole, output, [...moved.values()], results, fieldSpecs);
+  if (!readsBackByLines(list, output, edits, written, results)) readBack(output);
   return output;
-}
-
-function isScalarEdit(edit: TextEdit): edit is ScalarEdit {
-  return "node" in edit && "value" in edit;
 }
 
 /** The full read-back: parses the whole output and compares it with the input; throws InputError when it differs. */
