@@ -96,7 +96,8 @@ export async function parseResourceListStreamed(
   begin: (head: ListHead) => Promise<EntryVisitor | undefined>,
   pause?: () => Promise<void>,
 ): Promise<ListText | undefined> {
-  if (input.includes("*") || input.includes("<<") || jsonInput(input)) return undefined;
+  // JSON and flow style: the fast path declines them at the first line, before any JSON.parse.
+  if (input.includes("*") || input.includes("<<")) return undefined;
   const steps = fastParseStreamed(input, PARSE_OPTIONS);
   let document: Document.Parsed | undefined;
   try {

@@ -69,6 +69,9 @@ describe("streamed run", () => {
     const config = "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  data:\n    skipPrefixes: ghcr.io/\n";
     texts.push(list([DEPLOYMENT("a", "nginx:1.25"), DEPLOYMENT("b", "ghcr.io/org/tool:2.0")], config));
     texts.push(list([DEPLOYMENT("a", "nginx:1.25")], "results:\n- message: earlier\n  severity: info\n"));
+    // JSON, which the streamed read declines (and the whole-list run rewrites as block YAML).
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "a", image: "nginx:1.25" }] } };
+    texts.push(JSON.stringify({ apiVersion: "config.kubernetes.io/v1", kind: "ResourceList", items: [pod] }, null, 2) + "\n");
     for (const text of texts.slice()) if (!text.includes("\r")) texts.push(text.replaceAll("\n", "\r\n"));
     let streamed = 0;
     for (const text of texts) if (await same(text)) streamed++;
