@@ -5,8 +5,8 @@
 // results. Output that would not is refused (InputError: exit 2, nothing on
 // stdout), never written: a corrupt manifest is worse than no output.
 import { isDeepStrictEqual } from "node:util";
-import { isAlias, isMap, isPair, isScalar, isSeq } from "yaml";
-import type { Document, Node, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { isMap, isScalar, isSeq } from "yaml";
+import type { Document, Scalar, YAMLMap } from "yaml";
 import type { Result } from "../results.js";
 import { imageSlots } from "../workloads.js";
 import type { FieldSpec } from "../workloads.js";
@@ -16,6 +16,7 @@ import { InputError } from "./errors.js";
 import { isLocalConfig, resourceRef } from "./identity.js";
 import { MEASURED, formatPath } from "./limits.js";
 import { readsBackByLines } from "./read-back.js";
+import { sameNodes } from "./same-nodes.js";
 import { parseOne, parseResourceList, resultsEdit } from "./resource-list.js";
 import { resultsReadAs, wantedResults } from "./results-check.js";
 import type { ListText, ResourceList } from "./resource-list.js";
@@ -102,29 +103,6 @@ export function readBackFully(list: ResourceList, output: string, edits: readonl
 
 function withoutResultsPair(map: YAMLMap): unknown[] {
   return map.items.filter((p) => !(isScalar(p.key) && p.key.value === "results"));
-}
-
-/** Whether two node trees (pairs, collections, scalars, aliases) read as the same data, `pinned` scalars with their new values. */
-function sameNodes(a: unknown, b: unknown, pinned: ReadonlyMap<Scalar, string>): boolean {
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameNodes(a[i], b[i], pinned)) return false;
-    return true;
-  }
-  if (isPair(a)) return isPair(b) && sameNodes(a.key, b.key, pinned) && sameNodes(a.value, b.value, pinned);
-  if (isScalar(a)) {
-    if (!isScalar(b) || a.tag !== b.tag || a.anchor !== b.anchor) return false;
-    const want: unknown = pinned.get(a) ?? a.value;
-    const got: unknown = b.value;
-    if (typeof want === "symbol" && typeof got === "symbol") return want.description === got.description;
-    return typeof want !== "object" && Object.is(want, got);
-  }
-  if (isAlias(a)) return isAlias(b) && a.source === b.source;
-  if (isMap(a) || isSeq(a)) {
-    if ((isMap(a) ? !isMap(b) : !isSeq(b)) || a.tag !== (b as Node).tag || a.anchor !== (b as Node).anchor) return false;
-    return sameNodes(a.items, (b as YAMLMap | YAMLSeq).items, pinned);
-  }
-  return (a === null || a === undefined) && (b === null || b === undefined);
 }
 
 /** The output's data against the input's with each pinned field's new value at every path that reads it, and nowhere else. */
