@@ -393,6 +393,12 @@ class Scanner {
     return this.inlineValue(v);
   }
 
+  /** flowValue for the read-back (flowValueReader): the value at `at` in a flow collection, and where its entry goes on. */
+  flowValueAt(at: number): { node: Node; next: number } {
+    const node = this.flowValue(at, 0);
+    return { node, next: this.cursor };
+  }
+
   /** A one-line value at `v`: plain, single- or double-quoted scalar, or an empty flow collection. */
   private inlineValue(v: number): Node {
     const { src } = this;
@@ -1016,7 +1022,18 @@ function* items(source: string, at: number, stop: number, ctx: Context, stream?:
     else if ((i === starts.length - 1 && !endsCleanly(item, stream.cut)) || !stream.visit(item, i)) return undefined;
   }
   make.span(seq, ctx.at === undefined ? first + col : ctx.at(first + col), rangeEnd(last!)!);
+  // Where each entry was read from, for the read-back of an entry the library composed (itemEntries).
+  if (ctx.at === undefined) (seq as YAMLSeq & { [ENTRIES]?: ItemEntries })[ENTRIES] = { starts, stop, col };
   return make.pair(make.scalar("items", at, colon, colon, "items", Scalar.PLAIN), seq);
+}
+
+const ENTRIES = Symbol("entries");
+
+/** The lines the entries of an `items` sequence were composed from: entry i is source[starts[i], starts[i + 1] ?? stop), its dash in column `col`. */
+export interface ItemEntries {
+  readonly starts: readonly number[];
+  readonly stop: number;
+  readonly col: number;
 }
 
 /** Where entries start: the lines with a dash in column `col`; undefined when content left of it, or not an entry, is there. */
@@ -1113,6 +1130,51 @@ export function lineReader(options: FastParseOptions): LineReader | undefined {
   return (source, at, end, col) => {
     try {
       return new Scanner(source, end, ctx).map(at, col);
+    } catch (err) {
+      if (err instanceof Unsupported) return undefined;
+      throw err;
+    }
+  };
+}
+
+/**
+ * The entries an `items` sequence was composed from, when fastParse composed
+ * it from LF text (offsets as in the input); undefined for any other node.
+ */
+export function itemEntries(seq: unknown): ItemEntries | undefined {
+  return typeof seq === "object" && seq !== null && Object.hasOwn(seq, ENTRIES) ? (seq as { [ENTRIES]: ItemEntries })[ENTRIES] : undefined;
+}
+
+/**
+ * The entry fastParse composes from source[ls, next) (an `items` entry whose
+ * dash is in column `col`, the next entry or the key's end at `next`), by the
+ * Scanner or by the library, as it does; undefined where it would hand the
+ * whole key to the library.
+ */
+export type EntryReader = (source: string, ls: number, next: number, col: number) => Node | undefined;
+
+/** An EntryReader with the options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
+export function entryReader(options: FastParseOptions): EntryReader | undefined {
+  const ctx = scanContext(options, undefined)?.ctx;
+  if (!ctx) return undefined;
+  return (source, ls, next, col) => entryAt(source, ls, next, col, ctx);
+}
+
+/**
+ * The value the Scanner reads at `at` inside a one-line flow collection
+ * (flowValue, the path every flow value and sequence entry takes), and where
+ * its entry goes on (past the spaces after it); undefined where the Scanner
+ * hands that text to the library. `end`: the end of the line.
+ */
+export type FlowValueReader = (source: string, at: number, end: number) => { node: Node; next: number } | undefined;
+
+/** A FlowValueReader with the options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
+export function flowValueReader(options: FastParseOptions): FlowValueReader | undefined {
+  const ctx = scanContext(options, undefined)?.ctx;
+  if (!ctx) return undefined;
+  return (source, at, end) => {
+    try {
+      return new Scanner(source, end, ctx).flowValueAt(at);
     } catch (err) {
       if (err instanceof Unsupported) return undefined;
       throw err;

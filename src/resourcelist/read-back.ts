@@ -36,6 +36,12 @@
 //    spanning exactly the new token, and the pinned value, a string, exactly.
 //    The Scanner's state after the line (its position) is the line end in
 //    both texts; what follows is unchanged.
+//    3a. An edit inside a one-line flow collection the Scanner composed is
+//    proven the same way at the token: the Scanner's reading of a flow value
+//    re-run on both texts (flowReadsBack).
+//    3b. An edit on any other line (an entry the library composed) is
+//    proven with its whole `items` entry, read again in both texts as
+//    fastParse reads an entry (entryReadsBack says why that holds).
 // 4. The Scanner composes no anchors, aliases or tags, and fastParse refuses
 //    any library piece with anchors or aliases: a pinned scalar is read at
 //    one path only, so changing it changes nothing else (a `*` in a value of
@@ -49,18 +55,22 @@
 //    read-back). `results` is then no duplicate: `S` has no other. The last
 //    line and the absence of CR that fastParse checks are the tail's.
 import type { Node, Scalar } from "yaml";
-import { isMap, isScalar, isSeq } from "yaml";
+import { isMap, isScalar, isSeq, visit } from "yaml";
 import type { TextEdit } from "./edits.js";
-import { everyEntry, fastParse, lineReader, scannerToken } from "./fast-parse.js";
-import type { LineReader } from "./fast-parse.js";
+import { entryReader, everyEntry, fastParse, flowValueReader, itemEntries, lineReader, scannerToken } from "./fast-parse.js";
+import type { EntryReader, FlowValueReader, ItemEntries, LineReader } from "./fast-parse.js";
 import { PARSE_OPTIONS } from "./resource-list.js";
 import type { ListText } from "./resource-list.js";
 import { readsAsJSON, resultsReadAs, wantedResults } from "./results-check.js";
+import { sameNodes } from "./same-nodes.js";
 import type { ScalarEdit } from "./scalar-text.js";
 
 const NL = 10;
 const SPACE = 32;
 const DASH = 45;
+const COMMA = 44;
+const RBRACKET = 93;
+const RBRACE = 125;
 
 let reader: LineReader | null | undefined;
 
@@ -95,38 +105,15 @@ export function readsBackByLines(list: ListText, output: string, edits: readonly
   if (edits.length === 0 && !pairs.some((p) => scannerToken(p.key))) return false;
 
   const sorted = [...edits].sort((a, b) => a.start - b.start);
+  const entries = itemEntries(list.root.get("items", true));
   let at = 0; // in S: everything before `at` is proven
   let shift = 0; // O offset = S offset + shift, for S offsets at or after `at`
-  for (const edit of sorted) {
-    const token = scannerToken(edit.node);
-    if (!token || token[0] !== edit.start || token[1] !== edit.end || edit.value === "" || /[\n\r]/.test(edit.text)) return false;
-    const lineStart = source.lastIndexOf("\n", edit.start - 1) + 1;
-    const lineEnd = source.indexOf("\n", edit.end) + 1;
-    // One edit per line, all of them before the tail.
-    if (lineStart < at || lineEnd === 0 || lineEnd > tail) return false;
-    if (!sameText(source, at, lineStart, output, at + shift)) return false;
-    let key = lineStart;
-    while (source.charCodeAt(key) === SPACE) key++;
-    if (source.charCodeAt(key) === DASH && source.charCodeAt(key + 1) === SPACE) {
-      key += 2;
-      while (source.charCodeAt(key) === SPACE) key++;
-    }
-    if (key >= edit.start) return false;
-    const col = key - lineStart;
-    // The line as the parse read it: `key: <this token>`.
-    const before = onePair(read(source, key, lineEnd, col));
-    if (!before || scannerToken(before.value)?.[0] !== edit.start || scannerToken(before.value)?.[1] !== edit.end) return false;
-    // The same line in the output: the same key, the new token, the pinned value.
-    const o = lineStart + shift;
-    const grow = edit.text.length - (edit.end - edit.start);
-    if (!sameText(source, lineStart, edit.start, output, o) || output.slice(edit.start + shift, edit.start + shift + edit.text.length) !== edit.text) return false;
-    if (!sameText(source, edit.end, lineEnd, output, edit.end + shift + grow)) return false;
-    const after = onePair(read(output, key + shift, lineEnd + shift + grow, col));
-    const value = after ? scannerToken(after.value) : undefined;
-    if (!after || !value || value[0] !== edit.start + shift || value[1] !== edit.start + shift + edit.text.length) return false;
-    if ((after.key as Scalar).value !== (before.key as Scalar).value || !Object.is((after.value as Scalar).value, edit.value)) return false;
-    at = lineEnd;
-    shift += grow;
+  for (let k = 0; k < sorted.length; ) {
+    // A `key: value` line (step 3), a flow value (3a), else the whole entry that holds the edit (3b).
+    const line = lineReadsBack(source, output, sorted[k]!, at, shift, tail, read) ?? flowReadsBack(source, output, sorted[k]!, at, shift, tail);
+    const step = line ? { next: k + 1, ...line } : entries && entryReadsBack(source, output, sorted, k, at, shift, tail, entries);
+    if (!step) return false;
+    ({ next: k, at, shift } = step);
   }
   if (!written) return output.length === source.length + shift && sameText(source, at, source.length, output, at + shift);
   if (!sameText(source, at, tail, output, at + shift)) return false;
@@ -155,6 +142,159 @@ export function readsBackByLines(list: ListText, output: string, edits: readonly
   if (!isSeq(seq) || seq.anchor || seq.tag || seq.items.length !== results.length) return false;
   for (let i = 0; i < results.length; i++) if (!readsAsJSON(seq.items[i], results[i])) return false;
   return true;
+}
+
+/**
+ * Step 3 for one edit: the line holding it is `key: <token>` as the parse
+ * read it, and reads in the output as the same key with the pinned value.
+ * Returns the new `at` (the line's end) and `shift`.
+ */
+function lineReadsBack(source: string, output: string, edit: ScalarEdit, at: number, shift: number, tail: number, read: LineReader): { at: number; shift: number } | undefined {
+  const token = scannerToken(edit.node);
+  if (!token || token[0] !== edit.start || token[1] !== edit.end || edit.value === "" || /[\n\r]/.test(edit.text)) return undefined;
+  const lineStart = source.lastIndexOf("\n", edit.start - 1) + 1;
+  const lineEnd = source.indexOf("\n", edit.end) + 1;
+  // One edit per line, all of them before the tail.
+  if (lineStart < at || lineEnd === 0 || lineEnd > tail) return undefined;
+  if (!sameText(source, at, lineStart, output, at + shift)) return undefined;
+  let key = lineStart;
+  while (source.charCodeAt(key) === SPACE) key++;
+  if (source.charCodeAt(key) === DASH && source.charCodeAt(key + 1) === SPACE) {
+    key += 2;
+    while (source.charCodeAt(key) === SPACE) key++;
+  }
+  if (key >= edit.start) return undefined;
+  const col = key - lineStart;
+  // The line as the parse read it: `key: <this token>`.
+  const before = onePair(read(source, key, lineEnd, col));
+  if (!before || scannerToken(before.value)?.[0] !== edit.start || scannerToken(before.value)?.[1] !== edit.end) return undefined;
+  // The same line in the output: the same key, the new token, the pinned value.
+  const o = lineStart + shift;
+  const grow = edit.text.length - (edit.end - edit.start);
+  if (!sameText(source, lineStart, edit.start, output, o) || output.slice(edit.start + shift, edit.start + shift + edit.text.length) !== edit.text) return undefined;
+  if (!sameText(source, edit.end, lineEnd, output, edit.end + shift + grow)) return undefined;
+  const after = onePair(read(output, key + shift, lineEnd + shift + grow, col));
+  const value = after ? scannerToken(after.value) : undefined;
+  if (!after || !value || value[0] !== edit.start + shift || value[1] !== edit.start + shift + edit.text.length) return undefined;
+  if ((after.key as Scalar).value !== (before.key as Scalar).value || !Object.is((after.value as Scalar).value, edit.value)) return undefined;
+  return { at: lineEnd, shift: shift + grow };
+}
+
+/**
+ * Step 3 for an edit inside a one-line flow collection the Scanner composed
+ * (`{name: a, image: <token>}`): the token is followed, past spaces, by `,`,
+ * `}` or `]`, which a block scalar would have taken in (and a key is followed
+ * by `:`), so the Scanner read it as a flow value, and the line's start is
+ * unchanged (not within two characters of its first). The Scanner's reading
+ * of a flow value is re-run on both texts: on `S` it must give back the
+ * original token, on `O` a scalar spanning exactly the new token with the
+ * pinned value, and its entry going on at the same text. Everything after
+ * is unchanged, read alike. Returns the new `at` (the token's end) and `shift`.
+ */
+function flowReadsBack(source: string, output: string, edit: ScalarEdit, at: number, shift: number, tail: number): { at: number; shift: number } | undefined {
+  const read = readFlowValue();
+  const token = scannerToken(edit.node);
+  // Offsets of a CRLF input's tokens are those of its LF view: unequal to the edit's, so not proven here.
+  if (!read || !token || token[0] !== edit.start || token[1] !== edit.end || edit.start < at || edit.value === "" || /[\n\r]/.test(edit.text)) return undefined;
+  let after = edit.end;
+  while (source.charCodeAt(after) === SPACE) after++;
+  const c = source.charCodeAt(after);
+  if (c !== COMMA && c !== RBRACE && c !== RBRACKET) return undefined;
+  const lineStart = source.lastIndexOf("\n", edit.start - 1) + 1;
+  const lineEnd = source.indexOf("\n", edit.end) + 1;
+  let first = lineStart;
+  while (source.charCodeAt(first) === SPACE) first++;
+  if (lineEnd === 0 || lineEnd > tail || edit.start < first + 2) return undefined;
+  const before = read(source, edit.start, lineEnd);
+  if (!before || scannerToken(before.node)?.[0] !== edit.start || scannerToken(before.node)?.[1] !== edit.end || before.next !== after) return undefined;
+  const grow = edit.text.length - (edit.end - edit.start);
+  if (!sameText(source, at, edit.start, output, at + shift) || !output.startsWith(edit.text, edit.start + shift)) return undefined;
+  const o = read(output, edit.start + shift, lineEnd + shift + grow);
+  const value = o && scannerToken(o.node);
+  if (!o || !value || value[0] !== edit.start + shift || value[1] !== edit.start + shift + edit.text.length || o.next !== after + shift + grow) return undefined;
+  if (!Object.is((o.node as Scalar).value, edit.value)) return undefined;
+  return { at: edit.end, shift: shift + grow };
+}
+
+let flowReading: FlowValueReader | null | undefined;
+
+function readFlowValue(): FlowValueReader | undefined {
+  if (flowReading === undefined) flowReading = flowValueReader(PARSE_OPTIONS) ?? null;
+  return flowReading ?? undefined;
+}
+
+/**
+ * Step 3b: the edits of one `items` entry (sorted from `k`) that are not each
+ * a `key: <token>` line (in a flow mapping, say, or in an entry the library
+ * composed), proven by reading that entry again in both texts. Its lines keep
+ * their indentation and their first two characters (no edit starts there or
+ * holds a line break), and those are all that decide where entries, their
+ * regions and the root keys are (entryStarts, contentEnd, rootKeys): so
+ * fastParse(O) reads this entry from the same lines, shifted, and composes it
+ * as entryAt does here. It must read as the input's entry with the pinned
+ * values: each edit's scalar found at its offsets, the rest the same data.
+ * Returns the index of the next edit and the new `at` and `shift`.
+ */
+function entryReadsBack(
+  source: string,
+  output: string,
+  edits: readonly ScalarEdit[],
+  k: number,
+  at: number,
+  shift: number,
+  tail: number,
+  entries: ItemEntries,
+): { next: number; at: number; shift: number } | undefined {
+  const read = readEntry();
+  if (!read) return undefined;
+  const { starts, stop, col } = entries;
+  const first = edits[k]!;
+  // The entry holding the first edit: the last that starts at or before it.
+  let lo = 0;
+  for (let hi = starts.length; lo < hi; ) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! <= first.start) lo = mid + 1;
+    else hi = mid;
+  }
+  const ls = starts[lo - 1];
+  const next = starts[lo] ?? stop;
+  if (ls === undefined || ls < at || first.start >= next || next > tail || !sameText(source, at, ls, output, at + shift)) return undefined;
+  const from = ls + shift;
+  const group = new Map<number, ScalarEdit>();
+  let prev = ls;
+  let j = k;
+  for (; j < edits.length && edits[j]!.start < next; j++) {
+    const e = edits[j]!;
+    if (e.start < prev || e.end > next || e.value === "" || /[\n\r]/.test(e.text)) return undefined;
+    let lineFirst = source.lastIndexOf("\n", e.start - 1) + 1;
+    while (source.charCodeAt(lineFirst) === SPACE) lineFirst++;
+    if (e.start < lineFirst + 2) return undefined;
+    if (!sameText(source, prev, e.start, output, prev + shift) || !output.startsWith(e.text, e.start + shift)) return undefined;
+    shift += e.text.length - (e.end - e.start);
+    prev = e.end;
+    group.set(e.start, e);
+  }
+  if (!sameText(source, prev, next, output, prev + shift)) return undefined;
+  const before = read(source, ls, next, col);
+  const after = read(output, from, next + shift, col);
+  if (!before || !after) return undefined;
+  // Each edit's scalar in the entry read again, by its offsets and its value.
+  const pinned = new Map<Scalar, string>();
+  visit(before, {
+    Scalar(_, node) {
+      const e = node.range ? group.get(node.range[0]) : undefined;
+      if (e && node.range![1] === e.end && node.value === e.node.value) pinned.set(node, e.value);
+    },
+  });
+  if (pinned.size !== group.size || !sameNodes(before, after, pinned)) return undefined;
+  return { next: j, at: next, shift };
+}
+
+let entryReading: EntryReader | null | undefined;
+
+function readEntry(): EntryReader | undefined {
+  if (entryReading === undefined) entryReading = entryReader(PARSE_OPTIONS) ?? null;
+  return entryReading ?? undefined;
 }
 
 function onePair(map: ReturnType<LineReader>): { key: unknown; value: unknown } | undefined {

@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import fc from "fast-check";
+import { parseDocument } from "yaml";
 import { runFunction } from "../../src/function.js";
 import { parseReference } from "../../src/name/reference.js";
 import { InputError } from "../../src/resourcelist/errors.js";
@@ -164,6 +165,31 @@ export async function corpusCase(file: CorpusFile, numbers: readonly number[], r
  * mutations of it; `generated` generated lists, and as many written mostly
  * with the plainest choice (block lists with a few other shapes in them).
  */
+/**
+ * The lists among `texts` with each item (and the functionConfig) written as
+ * one-line flow mappings, the same data: a list whose pinned values all sit
+ * inside flow mappings, as users who write JSON-in-YAML have them.
+ */
+export function flowVariants(texts: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const text of texts) {
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0) continue;
+    let data: Record<string, unknown> | null;
+    try {
+      data = doc.toJS() as Record<string, unknown> | null;
+    } catch {
+      continue; // an alias before its anchor: not data
+    }
+    if (typeof data !== "object" || data === null || !Array.isArray(data.items) || data.items.length === 0) continue;
+    const lines = [`apiVersion: ${JSON.stringify(data.apiVersion ?? null)}`, `kind: ${JSON.stringify(data.kind ?? null)}`, "items:"];
+    for (const item of data.items) lines.push(`- ${JSON.stringify(item)}`);
+    if (data.functionConfig !== undefined) lines.push(`functionConfig: ${JSON.stringify(data.functionConfig)}`);
+    out.push(`${lines.join("\n")}\n`);
+  }
+  return out;
+}
+
 export function differentialTexts(seed: number, mutations: number, generated: number): string[] {
   const random = seededRandom(seed);
   const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));

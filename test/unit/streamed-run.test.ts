@@ -13,7 +13,7 @@ import { parseResourceListStreamed } from "../../src/resourcelist/resource-list.
 import { writeStreamedList } from "../../src/resourcelist/write.js";
 import type { FunctionOutput } from "../../src/function.js";
 import { InputError } from "../../src/resourcelist/errors.js";
-import { differentialTexts } from "../property/properties.js";
+import { differentialTexts, flowVariants } from "../property/properties.js";
 import { FakeSource } from "../support/fake-source.js";
 
 type Outcome = { refused: string } | FunctionOutput;
@@ -72,6 +72,8 @@ describe("streamed run", () => {
     // JSON, which the streamed read declines (and the whole-list run rewrites as block YAML).
     const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { containers: [{ name: "a", image: "nginx:1.25" }] } };
     texts.push(JSON.stringify({ apiVersion: "config.kubernetes.io/v1", kind: "ResourceList", items: [pod] }, null, 2) + "\n");
+    // The same lists in flow mappings: each edit proven by its item, read again from both texts.
+    texts.push(...flowVariants(differentialTexts(2027, 0, 30)));
     for (const text of texts.slice()) if (!text.includes("\r")) texts.push(text.replaceAll("\n", "\r\n"));
     let streamed = 0;
     for (const text of texts) if (await same(text)) streamed++;
@@ -80,18 +82,23 @@ describe("streamed run", () => {
   });
 
   it("proves an output the changed lines cannot by reading the input again whole", async () => {
-    // An image in a flow mapping: the read-back by lines declines, the full one decides.
-    const text = list([DEPLOYMENT("a", "nginx:1.25").replace("        - name: app\n          image: nginx:1.25", "        - {name: app, image: nginx:1.25}"), DEPLOYMENT("b", "quay.io/a/b")]);
-    assert.ok(text.includes("{name: app, image: nginx:1.25}"));
+    // An image in a block scalar starts its line: the read-back by lines declines, the full one decides.
+    const text = list([DEPLOYMENT("a", "nginx:1.25").replace("          image: nginx:1.25", "          image: |-\n            nginx:1.25"), DEPLOYMENT("b", "quay.io/a/b")]);
+    assert.ok(text.includes("image: |-\n            nginx:1.25\n"));
     assert.equal(await same(text), true);
     const out = (await run(text, true)) as FunctionOutput;
-    assert.match(out.output, /\{name: app, image: nginx:1\.25@sha256:[0-9a-f]{64}\}/);
+    assert.match(out.output, /image: \|-\n {12}nginx:1\.25@sha256:[0-9a-f]{64}\n/);
+    // An image in a flow mapping: proven by its item, read again from both texts.
+    const flow = list([DEPLOYMENT("a", "nginx:1.25").replace("        - name: app\n          image: nginx:1.25", "        - {name: app, image: nginx:1.25}"), DEPLOYMENT("b", "quay.io/a/b")]);
+    assert.equal(await same(flow), true);
+    assert.match(((await run(flow, true)) as FunctionOutput).output, /\{name: app, image: nginx:1\.25@sha256:[0-9a-f]{64}\}/);
   });
 
   it("refuses an output whose edit would not read back, by lines or after reading the input again whole", async () => {
     const block = list([DEPLOYMENT("a", "nginx:1.25"), DEPLOYMENT("b", "quay.io/a/b")]);
     const flow = block.replace("        - name: app\n          image: nginx:1.25", "        - {name: app, image: nginx:1.25}");
-    for (const text of [block, flow]) {
+    const literal = block.replace("          image: nginx:1.25", "          image: |-\n            nginx:1.25");
+    for (const text of [block, flow, literal]) {
       let pins: ReturnType<typeof startPins> | undefined;
       const read = await parseResourceListStreamed(text, ({ document, functionConfig }) => {
         const made = startPins(text, document, parseConfig(functionConfig, document).options, new FakeSource());
