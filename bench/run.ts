@@ -23,7 +23,7 @@ import { median, run } from "./measure.js";
 import { profileRun } from "./profile.js";
 import type { ProfileSummary } from "./profile.js";
 import type { RunResult } from "./measure.js";
-import { fakeDigest, imageSpecs, repeated, resourceList } from "./workloads.js";
+import { fakeDigest, flowResourceList, imageSpecs, repeated, resourceList } from "./workloads.js";
 import type { ImageSpec } from "./workloads.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -306,6 +306,8 @@ async function registryAlone(host: string, seeded: readonly { spec: ImageSpec }[
 
 /** The series of a row run straight against the registry (networkRow's directHost). */
 const DIRECT_SERIES = "direct to the registry (standalone)";
+/** Row f 20k's items as flow maps, through the standalone binary. */
+const FLOW_SERIES = "flow maps (standalone)";
 
 // ---------------------------------------------------------------- workloads
 
@@ -518,7 +520,21 @@ async function largeRow(bench: Bench, proxy: LatencyProxy, seeded: readonly Seed
   const pins = repeated(seeded.map((s) => `${ref(s)}@${s.digest}`), uses);
   const input = writeInput(bench, `f-${items}`, resourceList(refs));
   log(`f: ${items} items, ${seeded.length} unique (${(readFileSync(input).length / 1e6).toFixed(1)} MB)`);
-  const stats = await series(bench, { standalone: () => ours(bench, bench.standalone, input, expectImages(pins)), bundle: () => ours(bench, bench.bundle, input, expectImages(pins)) }, runs);
+  const plan: Record<string, () => Promise<RunResult>> = {
+    standalone: () => ours(bench, bench.standalone, input, expectImages(pins)),
+    bundle: () => ours(bench, bench.bundle, input, expectImages(pins)),
+  };
+  if (items >= 20000) {
+    // The same items in flow style: a cliff here once (each edit inside a flow map read the whole output back).
+    const flow = writeInput(bench, `f-${items}-flow`, flowResourceList(refs));
+    const images = (output: string): string[] => [...(output.split(/^results:/m)[0] ?? "").matchAll(/"image":"([^"]+)"/g)].map((m) => m[1]!);
+    plan[FLOW_SERIES] = () =>
+      ours(bench, bench.standalone, flow, (output) => {
+        const got = images(output);
+        if (got.length !== pins.length || got.some((g, i) => g !== pins[i])) throw new Error(`f flow: output images differ from the expected pins (${got.length} of ${pins.length})`);
+      });
+  }
+  const stats = await series(bench, plan, runs);
   return {
     id: `f ${items / 1000}k`,
     title: `${items.toLocaleString("en")} items using ${seeded.length} unique images, resolved through the proxy`,
@@ -670,6 +686,15 @@ function targets(rows: readonly Row[], latencyMs: number): Target[] {
     const rss = Math.max(f20.series.standalone?.peakRssMb ?? Infinity, f20.series.bundle?.peakRssMb ?? Infinity);
     out.push({ name: "(f) 20,000 items, 200 unique images, resolved in under 4 s", met: worst < 4000, detail: `standalone ${ms(f20.series.standalone?.medianMs)}, bundle ${ms(f20.series.bundle?.medianMs)}` });
     out.push({ name: "(f) 20,000 items, 200 unique images, under 350 MB peak RSS", met: rss < 350, detail: `${rss.toFixed(0)} MB` });
+    const flow = f20.series[FLOW_SERIES];
+    if (flow) {
+      const block = f20.series.standalone?.medianMs;
+      out.push({
+        name: "(f) the same 20,000 items as flow maps within 1.3x of block style (standalone), and under 350 MB",
+        met: block !== undefined && flow.medianMs <= 1.3 * block && flow.peakRssMb < 350,
+        detail: `${ms(flow.medianMs)} vs ${ms(block)} = ${ratio(flow.medianMs, block)}; ${flow.peakRssMb.toFixed(0)} MB`,
+      });
+    }
   }
   const c5 = row("c 5k");
   if (c5) {
@@ -758,6 +783,14 @@ function markdown(info: Record<string, string>, options: Options, rows: readonly
     const wall = (large.series.standalone?.medianMs ?? 0) - (small.series.standalone?.medianMs ?? 0);
     const rss = (large.series.standalone?.peakRssMb ?? 0) - (small.series.standalone?.peakRssMb ?? 0);
     lines.push(`- Growth of (f), standalone, 200 unique images: 5,000 -> 20,000 items: ${per(wall)} ms and ${per(rss)} MB per further 1,000 items.`);
+  }
+  const flowRow = fs.find((r) => r.series[FLOW_SERIES]);
+  if (flowRow) {
+    const flow = flowRow.series[FLOW_SERIES]!;
+    const block = flowRow.series.standalone;
+    lines.push(
+      `- (${flowRow.id}) the same items as one-line flow maps (JSON in YAML), standalone: ${ms(flow.medianMs)} (CPU ${ms(flow.cpuMs)}), ${flow.peakRssMb.toFixed(0)} MB, against block style ${ms(block?.medianMs)}, ${block?.peakRssMb.toFixed(0) ?? "–"} MB: ${ratio(flow.medianMs, block?.medianMs)}.`,
+    );
   }
   const bareRows = rows.filter((r) => r.series["bare undici client"]);
   if (bareRows.length) {

@@ -1,6 +1,7 @@
 // ResourceLists for the benchmark: realistic Deployments (labels, probes,
 // resources, env, a comment) as kpt sends them, one container each.
 import { createHash } from "node:crypto";
+import { parse } from "yaml";
 
 export interface ImageSpec {
   /** Repository path inside the registry, e.g. "bench/svc-007". */
@@ -86,4 +87,13 @@ ${items.join("")}`;
 /** `uses` references per image, interleaved (a, b, c, …, a, b, c, …) as repeats are spread in real packages. */
 export function repeated(images: readonly Reference[], uses: number): Reference[] {
   return Array.from({ length: images.length * uses }, (_, i) => images[i % images.length]!);
+}
+
+/** resourceList's items as flow mappings, one line each (JSON, as `kpt fn source` never writes but users do): the same data. */
+export function flowResourceList(images: readonly Reference[]): string {
+  const items = images.map((image, i) => `- ${JSON.stringify((parse(deployment(i, image, `deployments/part-${Math.floor(i / 50)}.yaml`)) as unknown[])[0])}\n`);
+  return `apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+${items.join("")}`;
 }
