@@ -774,9 +774,11 @@ function rootKeys(source: string): { at: number; name: string }[] | undefined {
     const nl = source.indexOf("\n", ls);
     const next = nl < 0 ? end : nl + 1;
     if (c === SPACE || c === NL || c === HASH) {
-      // Indented content belongs to a key above it.
-      const text = source.slice(ls, next).trim();
-      if (keys.length === 0 && text !== "" && !text.startsWith("#")) return undefined;
+      // Indented content belongs to a key above it (before the first key: no ResourceList this path reads).
+      if (keys.length === 0) {
+        const text = source.slice(ls, next).trim();
+        if (text !== "" && !text.startsWith("#")) return undefined;
+      }
       ls = next;
       continue;
     }
