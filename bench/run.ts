@@ -435,7 +435,7 @@ async function networkRow(
     ...(proxyCpu.length ? { harnessCpu: { proxyMs: median(proxyCpu), registryMs: median(registryCpu) } } : {}),
     notes,
   };
-  if (bench.options.profile) row.profile = trimmed(await profileRun(bench.bundle, input, bench.env));
+  if (bench.options.profile) row.profile = trimmed(await profileRun(bench.bundle, input, env));
   return row;
 }
 
