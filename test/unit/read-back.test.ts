@@ -59,14 +59,26 @@ function fully(c: Case, output = c.output, edits = c.edits): "accepted" | "refus
 
 const byLines = (c: Case, output = c.output, edits = c.edits, results: readonly object[] = c.results): boolean => readsBackByLines(c.list, output, edits, c.written, results);
 
-const LIST = `apiVersion: config.kubernetes.io/v1
+/** The last item of both lists: a value with a `*` in it, which is text. */
+const CONFIG_MAP = `- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: rules
+  data:
+    verbs: '*'
+`;
+
+/** A ResourceList whose first item is Pod `web`, up to its name. */
+const POD_WEB = `apiVersion: config.kubernetes.io/v1
 kind: ResourceList
 items:
 - apiVersion: v1
   kind: Pod
   metadata:
     name: web
-    annotations:
+`;
+
+const LIST = `${POD_WEB}    annotations:
       config.kubernetes.io/path: 'pod.yaml'
   spec:
     containers:
@@ -78,23 +90,10 @@ items:
       image: "ghcr.io/org/tool:2.0"
     - name: d
       image: quay.io/a/b@sha256:${"ab".repeat(32)}
-- apiVersion: v1
-  kind: ConfigMap
-  metadata:
-    name: rules
-  data:
-    verbs: '*'
-`;
+${CONFIG_MAP}`;
 
-/** LIST's containers in flow style: the library composes those entries (read-back step 3b). */
-const FLOW = `apiVersion: config.kubernetes.io/v1
-kind: ResourceList
-items:
-- apiVersion: v1
-  kind: Pod
-  metadata:
-    name: web
-  spec:
+/** LIST's containers in flow style: one-line flow maps the Scanner composes (read-back step 3a), and one broken over two lines that the library composes (step 3b). */
+const FLOW = `${POD_WEB}  spec:
     initContainers: [{name: init, image: busybox:1.36}]
     containers:
     - {name: a, image: nginx:1.25} # the web server
@@ -110,13 +109,7 @@ items:
       spec:
         containers: [{name: a, image: "nginx:1.25"}, {name: b,
           image: redis:7, args: ['--save', '']}]
-- apiVersion: v1
-  kind: ConfigMap
-  metadata:
-    name: rules
-  data:
-    verbs: '*'
-`;
+${CONFIG_MAP}`;
 
 /** Edits of `c` with edit `i` replaced by `change(edit)`, and the output they give. */
 function corrupt(c: Case, i: number, change: (e: ScalarEdit) => Partial<ScalarEdit>): { edits: ScalarEdit[]; output: string } {
