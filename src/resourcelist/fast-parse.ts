@@ -1124,21 +1124,6 @@ export function scannerToken(node: unknown): [number, number] | undefined {
  */
 export type LineReader = (source: string, at: number, end: number, col: number) => YAMLMap | undefined;
 
-/** A LineReader with the schema, tags and options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
-export function lineReader(options: FastParseOptions): LineReader | undefined {
-  // The output is read as it is: its offsets need no placing.
-  const ctx = scanContext(options, undefined)?.ctx;
-  if (!ctx) return undefined;
-  return (source, at, end, col) => {
-    try {
-      return new Scanner(source, end, ctx).map(at, col);
-    } catch (err) {
-      if (err instanceof Unsupported) return undefined;
-      throw err;
-    }
-  };
-}
-
 /**
  * The entries an `items` sequence was composed from, when fastParse composed
  * it from LF text (offsets as in the input); undefined for any other node.
@@ -1155,13 +1140,6 @@ export function itemEntries(seq: unknown): ItemEntries | undefined {
  */
 export type EntryReader = (source: string, ls: number, next: number, col: number) => Node | undefined;
 
-/** An EntryReader with the options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
-export function entryReader(options: FastParseOptions): EntryReader | undefined {
-  const ctx = scanContext(options, undefined)?.ctx;
-  if (!ctx) return undefined;
-  return (source, ls, next, col) => entryAt(source, ls, next, col, ctx);
-}
-
 /**
  * The value the Scanner reads at `at` inside a one-line flow collection
  * (flowValue, the path every flow value and sequence entry takes), and where
@@ -1170,16 +1148,29 @@ export function entryReader(options: FastParseOptions): EntryReader | undefined 
  */
 export type FlowValueReader = (source: string, at: number, end: number) => { node: Node; next: number } | undefined;
 
-/** A FlowValueReader with the options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
-export function flowValueReader(options: FastParseOptions): FlowValueReader | undefined {
+/** The read-back's readers (read-back.ts): the Scanner's own readings of a line, an entry and a flow value. */
+export interface Readers {
+  readonly line: LineReader;
+  readonly entry: EntryReader;
+  readonly flowValue: FlowValueReader;
+}
+
+/** Readers with the schema, tags and options fastParse(…, options) reads with; undefined where fastParse reads nothing. */
+export function readers(options: FastParseOptions): Readers | undefined {
+  // The output is read as it is: its offsets need no placing.
   const ctx = scanContext(options, undefined)?.ctx;
   if (!ctx) return undefined;
-  return (source, at, end) => {
+  const scanned = <T>(scan: () => T): T | undefined => {
     try {
-      return new Scanner(source, end, ctx).flowValueAt(at);
+      return scan();
     } catch (err) {
       if (err instanceof Unsupported) return undefined;
       throw err;
     }
+  };
+  return {
+    line: (source, at, end, col) => scanned(() => new Scanner(source, end, ctx).map(at, col)),
+    entry: (source, ls, next, col) => entryAt(source, ls, next, col, ctx),
+    flowValue: (source, at, end) => scanned(() => new Scanner(source, end, ctx).flowValueAt(at)),
   };
 }

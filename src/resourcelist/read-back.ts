@@ -30,7 +30,7 @@
 //    or CR. So every decision that reads the prefix or the rest is the same;
 //    the decisions that read the token are those of reading the line as
 //    `key: value`, and those are re-run here on both texts by the Scanner
-//    itself (lineReader: map() over that one line, the path every
+//    itself (readers().line: map() over that one line, the path every
 //    `key: value` line takes): on `S` it must give back the original node's
 //    token (this is the line the parse read), on `O` the same key, a scalar
 //    spanning exactly the new token, and the pinned value, a string, exactly.
@@ -57,8 +57,8 @@
 import type { Node, Scalar } from "yaml";
 import { isMap, isScalar, isSeq, visit } from "yaml";
 import type { TextEdit } from "./edits.js";
-import { entryReader, everyEntry, fastParse, flowValueReader, itemEntries, lineReader, scannerToken } from "./fast-parse.js";
-import type { EntryReader, FlowValueReader, ItemEntries, LineReader } from "./fast-parse.js";
+import { everyEntry, fastParse, itemEntries, readers, scannerToken } from "./fast-parse.js";
+import type { EntryReader, FlowValueReader, ItemEntries, LineReader, Readers } from "./fast-parse.js";
 import { PARSE_OPTIONS } from "./resource-list.js";
 import type { ListText } from "./resource-list.js";
 import { readsAsJSON, resultsReadAs, wantedResults } from "./results-check.js";
@@ -72,11 +72,12 @@ const COMMA = 44;
 const RBRACKET = 93;
 const RBRACE = 125;
 
-let reader: LineReader | null | undefined;
+let scanning: Readers | null | undefined;
 
-function lines(): LineReader | undefined {
-  if (reader === undefined) reader = lineReader(PARSE_OPTIONS) ?? null;
-  return reader ?? undefined;
+/** The Scanner's readers with the options every list is parsed with, made once. */
+function scanReaders(): Readers | undefined {
+  if (scanning === undefined) scanning = readers(PARSE_OPTIONS) ?? null;
+  return scanning ?? undefined;
 }
 
 /**
@@ -87,7 +88,7 @@ function lines(): LineReader | undefined {
  */
 export function readsBackByLines(list: ListText, output: string, edits: readonly ScalarEdit[], written: TextEdit | undefined, results: readonly object[]): boolean {
   const { source } = list;
-  const read = lines();
+  const read = scanReaders();
   if (!read || source.length === 0 || source.charCodeAt(source.length - 1) !== NL || source.includes("<<")) return false;
   // Where the tail starts in `S`: the results key's line when `results` is the last root key, else the end.
   const pairs = list.root.items;
@@ -110,8 +111,8 @@ export function readsBackByLines(list: ListText, output: string, edits: readonly
   let shift = 0; // O offset = S offset + shift, for S offsets at or after `at`
   for (let k = 0; k < sorted.length; ) {
     // A `key: value` line (step 3), a flow value (3a), else the whole entry that holds the edit (3b).
-    const line = lineReadsBack(source, output, sorted[k]!, at, shift, tail, read) ?? flowReadsBack(source, output, sorted[k]!, at, shift, tail);
-    const step = line ? { next: k + 1, ...line } : entries && entryReadsBack(source, output, sorted, k, at, shift, tail, entries);
+    const line = lineReadsBack(source, output, sorted[k]!, at, shift, tail, read.line) ?? flowReadsBack(source, output, sorted[k]!, at, shift, tail, read.flowValue);
+    const step = line ? { next: k + 1, ...line } : entries && entryReadsBack(source, output, sorted, k, at, shift, tail, entries, read.entry);
     if (!step) return false;
     ({ next: k, at, shift } = step);
   }
@@ -150,8 +151,7 @@ export function readsBackByLines(list: ListText, output: string, edits: readonly
  * Returns the new `at` (the line's end) and `shift`.
  */
 function lineReadsBack(source: string, output: string, edit: ScalarEdit, at: number, shift: number, tail: number, read: LineReader): { at: number; shift: number } | undefined {
-  const token = scannerToken(edit.node);
-  if (!token || token[0] !== edit.start || token[1] !== edit.end || edit.value === "" || /[\n\r]/.test(edit.text)) return undefined;
+  if (!scannerEdit(edit)) return undefined;
   const lineStart = source.lastIndexOf("\n", edit.start - 1) + 1;
   const lineEnd = source.indexOf("\n", edit.end) + 1;
   // One edit per line, all of them before the tail.
@@ -191,20 +191,14 @@ function lineReadsBack(source: string, output: string, edit: ScalarEdit, at: num
  * pinned value, and its entry going on at the same text. Everything after
  * is unchanged, read alike. Returns the new `at` (the token's end) and `shift`.
  */
-function flowReadsBack(source: string, output: string, edit: ScalarEdit, at: number, shift: number, tail: number): { at: number; shift: number } | undefined {
-  const read = readFlowValue();
-  const token = scannerToken(edit.node);
-  // Offsets of a CRLF input's tokens are those of its LF view: unequal to the edit's, so not proven here.
-  if (!read || !token || token[0] !== edit.start || token[1] !== edit.end || edit.start < at || edit.value === "" || /[\n\r]/.test(edit.text)) return undefined;
+function flowReadsBack(source: string, output: string, edit: ScalarEdit, at: number, shift: number, tail: number, read: FlowValueReader): { at: number; shift: number } | undefined {
+  if (!scannerEdit(edit) || edit.start < at) return undefined;
   let after = edit.end;
   while (source.charCodeAt(after) === SPACE) after++;
   const c = source.charCodeAt(after);
   if (c !== COMMA && c !== RBRACE && c !== RBRACKET) return undefined;
-  const lineStart = source.lastIndexOf("\n", edit.start - 1) + 1;
   const lineEnd = source.indexOf("\n", edit.end) + 1;
-  let first = lineStart;
-  while (source.charCodeAt(first) === SPACE) first++;
-  if (lineEnd === 0 || lineEnd > tail || edit.start < first + 2) return undefined;
+  if (lineEnd === 0 || lineEnd > tail || !pastLineStart(source, edit.start)) return undefined;
   const before = read(source, edit.start, lineEnd);
   if (!before || scannerToken(before.node)?.[0] !== edit.start || scannerToken(before.node)?.[1] !== edit.end || before.next !== after) return undefined;
   const grow = edit.text.length - (edit.end - edit.start);
@@ -214,13 +208,6 @@ function flowReadsBack(source: string, output: string, edit: ScalarEdit, at: num
   if (!o || !value || value[0] !== edit.start + shift || value[1] !== edit.start + shift + edit.text.length || o.next !== after + shift + grow) return undefined;
   if (!Object.is((o.node as Scalar).value, edit.value)) return undefined;
   return { at: edit.end, shift: shift + grow };
-}
-
-let flowReading: FlowValueReader | null | undefined;
-
-function readFlowValue(): FlowValueReader | undefined {
-  if (flowReading === undefined) flowReading = flowValueReader(PARSE_OPTIONS) ?? null;
-  return flowReading ?? undefined;
 }
 
 /**
@@ -244,9 +231,8 @@ function entryReadsBack(
   shift: number,
   tail: number,
   entries: ItemEntries,
+  read: EntryReader,
 ): { next: number; at: number; shift: number } | undefined {
-  const read = readEntry();
-  if (!read) return undefined;
   const { starts, stop, col } = entries;
   const first = edits[k]!;
   // The entry holding the first edit: the last that starts at or before it.
@@ -265,10 +251,7 @@ function entryReadsBack(
   let j = k;
   for (; j < edits.length && edits[j]!.start < next; j++) {
     const e = edits[j]!;
-    if (e.start < prev || e.end > next || e.value === "" || /[\n\r]/.test(e.text)) return undefined;
-    let lineFirst = source.lastIndexOf("\n", e.start - 1) + 1;
-    while (source.charCodeAt(lineFirst) === SPACE) lineFirst++;
-    if (e.start < lineFirst + 2) return undefined;
+    if (e.start < prev || e.end > next || !oneLineEdit(e) || !pastLineStart(source, e.start)) return undefined;
     if (!sameText(source, prev, e.start, output, prev + shift) || !output.startsWith(e.text, e.start + shift)) return undefined;
     shift += e.text.length - (e.end - e.start);
     prev = e.end;
@@ -290,11 +273,30 @@ function entryReadsBack(
   return { next: j, at: next, shift };
 }
 
-let entryReading: EntryReader | null | undefined;
+/** An edit of a non-empty value whose text holds no line break: it changes no line's count or end. */
+function oneLineEdit(edit: ScalarEdit): boolean {
+  return edit.value !== "" && !/[\n\r]/.test(edit.text);
+}
 
-function readEntry(): EntryReader | undefined {
-  if (entryReading === undefined) entryReading = entryReader(PARSE_OPTIONS) ?? null;
-  return entryReading ?? undefined;
+/**
+ * oneLineEdit, of exactly the token of a scalar the Scanner made. (The
+ * offsets of a CRLF input's tokens are those of its LF view: unequal to the
+ * edit's, so never proven by steps 3 and 3a.)
+ */
+function scannerEdit(edit: ScalarEdit): boolean {
+  const token = scannerToken(edit.node);
+  return token !== undefined && token[0] === edit.start && token[1] === edit.end && oneLineEdit(edit);
+}
+
+/**
+ * Whether `offset` is at least two characters past the first non-space of
+ * its line: an edit there leaves the line's indentation and first two
+ * characters, which decide entries, regions and root keys, as they were.
+ */
+function pastLineStart(source: string, offset: number): boolean {
+  let first = source.lastIndexOf("\n", offset - 1) + 1;
+  while (source.charCodeAt(first) === SPACE) first++;
+  return offset >= first + 2;
 }
 
 function onePair(map: ReturnType<LineReader>): { key: unknown; value: unknown } | undefined {
