@@ -77,7 +77,15 @@ function deployment(index: number, image: Reference, file: string): string {
 
 /** A ResourceList of one Deployment per entry of `images`, 50 per file as kpt would group them. */
 export function resourceList(images: readonly Reference[]): string {
-  const items = images.map((image, i) => deployment(i, image, `deployments/part-${Math.floor(i / 50)}.yaml`));
+  return listOf(images.map((image, i) => deployment(i, image, fileOf(i))));
+}
+
+/** The file kpt would read item `index` from: 50 per file. */
+function fileOf(index: number): string {
+  return `deployments/part-${Math.floor(index / 50)}.yaml`;
+}
+
+function listOf(items: readonly string[]): string {
   return `apiVersion: config.kubernetes.io/v1
 kind: ResourceList
 items:
@@ -91,9 +99,5 @@ export function repeated(images: readonly Reference[], uses: number): Reference[
 
 /** resourceList's items as flow mappings, one line each (JSON, as `kpt fn source` never writes but users do): the same data. */
 export function flowResourceList(images: readonly Reference[]): string {
-  const items = images.map((image, i) => `- ${JSON.stringify((parse(deployment(i, image, `deployments/part-${Math.floor(i / 50)}.yaml`)) as unknown[])[0])}\n`);
-  return `apiVersion: config.kubernetes.io/v1
-kind: ResourceList
-items:
-${items.join("")}`;
+  return listOf(images.map((image, i) => `- ${JSON.stringify((parse(deployment(i, image, fileOf(i))) as unknown[])[0])}\n`));
 }

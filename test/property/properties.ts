@@ -165,6 +165,21 @@ export async function corpusCase(file: CorpusFile, numbers: readonly number[], r
  * mutations of it; `generated` generated lists, and as many written mostly
  * with the plainest choice (block lists with a few other shapes in them).
  */
+export function differentialTexts(seed: number, mutations: number, generated: number): string[] {
+  const random = seededRandom(seed);
+  const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));
+  const texts: string[] = [];
+  for (const file of corpusFiles()) {
+    texts.push(wrap(file.text));
+    texts.push(wrap(file.text.replace(/^[ \t]*#.*\n/gm, "")));
+    for (let k = 0; k < mutations; k++) texts.push(mutate(wrap(file.text), new Choices(numbers(40))));
+  }
+  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(numbers(800)), { images: IMAGES }).text);
+  const sparse = (n: number): number[] => numbers(n).map((v) => (v % 20 === 0 ? v : 0));
+  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(sparse(800)), { images: IMAGES }).text);
+  return texts;
+}
+
 /**
  * The lists among `texts` with each item (and the functionConfig) written as
  * one-line flow mappings, the same data: a list whose pinned values all sit
@@ -188,19 +203,4 @@ export function flowVariants(texts: readonly string[]): string[] {
     out.push(`${lines.join("\n")}\n`);
   }
   return out;
-}
-
-export function differentialTexts(seed: number, mutations: number, generated: number): string[] {
-  const random = seededRandom(seed);
-  const numbers = (n: number): number[] => Array.from({ length: n }, () => Math.floor(random() * 0x10000));
-  const texts: string[] = [];
-  for (const file of corpusFiles()) {
-    texts.push(wrap(file.text));
-    texts.push(wrap(file.text.replace(/^[ \t]*#.*\n/gm, "")));
-    for (let k = 0; k < mutations; k++) texts.push(mutate(wrap(file.text), new Choices(numbers(40))));
-  }
-  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(numbers(800)), { images: IMAGES }).text);
-  const sparse = (n: number): number[] => numbers(n).map((v) => (v % 20 === 0 ? v : 0));
-  for (let k = 0; k < generated; k++) texts.push(generate(new Choices(sparse(800)), { images: IMAGES }).text);
-  return texts;
 }
