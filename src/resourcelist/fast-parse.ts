@@ -393,7 +393,7 @@ class Scanner {
     return this.inlineValue(v);
   }
 
-  /** flowValue for the read-back (flowValueReader): the value at `at` in a flow collection, and where its entry goes on. */
+  /** flowValue for the read-back (readers().flowValue): the value at `at` in a flow collection, and where its entry goes on. */
   flowValueAt(at: number): { node: Node; next: number } {
     const node = this.flowValue(at, 0);
     return { node, next: this.cursor };
