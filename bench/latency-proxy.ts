@@ -2,9 +2,11 @@
 // loopback registry (and its token service), and counts what passes by kind.
 //
 // Latency model: every request waits `latencyMs` before it is forwarded (one
-// round trip), and the first request on a new TCP connection waits
-// `connectLatencyMs` more (the handshake), so connection churn costs what it
-// would on a real network. Loopback itself adds well under a millisecond.
+// round trip), and a new TCP connection's handshake takes `connectLatencyMs`
+// from the moment it was opened: its first request waits for what is left of
+// that (all of it when sent at once, nothing when the connection was opened a
+// handshake earlier, as on a real network), so connection churn costs what it
+// would there. Loopback itself adds well under a millisecond.
 //
 // With `tls`, the proxy speaks HTTPS as public registries do, HTTP/2 offered
 // (ALPN) beside HTTP/1.1; a new connection then waits twice the connect
@@ -15,6 +17,7 @@
 import { createServer as createHttpServer, request as httpRequest, Agent } from "node:http";
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { createSecureServer } from "node:http2";
+import { createServer as createHttpsServer } from "node:https";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
@@ -45,6 +48,8 @@ export interface LatencyProxyOptions {
   readonly port?: number;
   /** Serve HTTPS (HTTP/2 and HTTP/1.1) with this key and certificate (PEM). */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /** With `tls`: offer HTTP/2 (ALPN); false serves HTTPS over HTTP/1.1 only, as some registries do. Default true. */
+  readonly http2?: boolean;
 }
 
 export interface LatencyProxy {
@@ -82,13 +87,16 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let counts: ProxyCounts = { requests: {}, connections: 0, nonHttp: 0 };
 
-  // Connections that have paid their handshake: the first request on a new connection waits for it too.
+  // When each connection was opened, by its client port (loopback: one live connection per port); the
+  // first request on it waits until its handshake would be over. A TLS socket is keyed like its TCP one.
+  const opened = new Map<number, number>();
   const connected = new WeakSet<object>();
   const handshakeMs = options.tls ? 2 * connectLatencyMs : connectLatencyMs;
-  const handshake = (connection: object): number => {
+  const handshake = (connection: object, port: number | undefined): number => {
     if (connected.has(connection)) return 0;
     connected.add(connection);
-    return handshakeMs;
+    const at = port === undefined ? undefined : opened.get(port);
+    return at === undefined ? handshakeMs : Math.max(0, at + handshakeMs - performance.now());
   };
 
   const forward = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
@@ -99,7 +107,8 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     const target = kind === "token" && tokenUpstream ? tokenUpstream : upstream;
     // An HTTP/2 stream's connection is its session; an HTTP/1.1 request's, its socket.
     const connection = "stream" in req ? req.stream.session ?? req.socket : req.socket;
-    void sleep(latencyMs + handshake(connection)).then(() => {
+    const socket = "stream" in req ? req.stream.session?.socket ?? req.socket : req.socket;
+    void sleep(latencyMs + handshake(connection, socket.remotePort)).then(() => {
       // Host stays as the client sent it, so the registry's absolute URLs point back at the proxy.
       const out = httpRequest(
         { host: target.hostname, port: target.port, method: req.method, path, headers: upstreamHeaders(req.headers), agent },
@@ -117,7 +126,9 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   };
 
   const http = options.tls
-    ? createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 250 } }, forward)
+    ? options.http2 === false
+      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert, keepAliveTimeout: 30_000 }, forward)
+      : createSecureServer({ key: options.tls.key, cert: options.tls.cert, allowHTTP1: true, settings: { maxConcurrentStreams: 250 } }, forward)
     : createHttpServer({ keepAliveTimeout: 30_000 }, forward);
   // Plain HTTP sent to the HTTPS port (a probe of both schemes): counted, then closed as Node closes it.
   // (Node reports one such connection more than once, so it is counted as a connection without a TLS session.)
@@ -130,12 +141,16 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     setTimeout(() => {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       else socket.destroy();
-    }, handshake(socket));
+    }, handshake(socket, socket.remotePort));
   });
   const sockets = new OpenSockets();
   http.on("connection", (socket: Socket) => {
     counts.connections++;
     sockets.add(socket);
+    const port = socket.remotePort;
+    if (port === undefined) return;
+    opened.set(port, performance.now());
+    socket.once("close", () => opened.delete(port));
   });
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
