@@ -186,7 +186,9 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
     early = new RegistryStack({ ...ahead.options, shortRun: true });
     // The probes, and the lookups themselves where the text shows them all, start now; the parse
     // pauses between groups of items (one turn of the event loop each) to let them go on.
-    void early.warm(ahead.registries).catch(() => undefined);
+    const lookups = new Map<string, number>();
+    for (const ref of ahead.refs) lookups.set(ref.registry, (lookups.get(ref.registry) ?? 0) + 1);
+    void early.warm(ahead.registries, lookups).catch(() => undefined);
     if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early, ahead.options.concurrency)).start(ahead.refs);
   }
   let result;

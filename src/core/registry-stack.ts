@@ -74,13 +74,14 @@ export class RegistryStack {
    * Loads the registry stack and probes these registries now, for lookups
    * without a pull secret that will follow (the function, while it still
    * parses its input). No credentials are sent; see RegistryClient.warm.
-   * Resolves once the probes are on the wire.
+   * Resolves once the probes are on the wire. `lookups`: how many will follow
+   * per registry, where known.
    */
-  async warm(registries: Iterable<string>): Promise<void> {
+  async warm(registries: Iterable<string>, lookups?: ReadonlyMap<string, number>): Promise<void> {
     const open = this.defaultClient;
     if (!open) return;
     const client = await open();
-    await Promise.all([...registries].map((r) => client.warm(r)));
+    await Promise.all([...registries].map((r) => client.warm(r, lookups?.get(r))));
   }
 
   async close(): Promise<void> {

@@ -205,9 +205,10 @@ export class RegistryClient {
    * Starts the registry's `/v2/` probe (no credentials) before its first
    * lookup, so that the lookups find it done; see Transport.warm. Resolves
    * once the probe is on the wire; never rejects: a failure is the lookups' to report.
+   * `lookups`: how many will follow, if known (their connections may be opened early).
    */
-  warm(registry: string): Promise<void> {
-    const { sent, done } = this.transport.warm(registry);
+  warm(registry: string, lookups?: number): Promise<void> {
+    const { sent, done } = this.transport.warm(registry, lookups);
     done.catch(() => undefined);
     return sent;
   }

@@ -15,6 +15,7 @@ import { proxySettings } from "./proxy.js";
 import type { Proxy, ProxySettings } from "./proxy.js";
 import { DEFAULT_RETRY } from "./retry.js";
 import type { RetryPolicy } from "./retry.js";
+import { SpareConnections } from "./spares.js";
 import { loadTrust } from "./trust.js";
 import type { TrustStore } from "./trust.js";
 
@@ -68,6 +69,10 @@ export class Network {
   private readonly tcpUp = new Set<string>();
   private readonly tcpWaiters = new Set<() => void>();
   private tlsConnector: Undici.buildConnector.connector | undefined;
+  /** Lookups a run said will follow the probe, per host ("host:port"): what spare connections are opened for. */
+  private readonly expected = new Map<string, number>();
+  private readonly spares = new SpareConnections();
+  private readonly freshConnect: Undici.buildConnector.connector;
 
   constructor(options: NetworkOptions) {
     this.env = options.env ?? process.env;
@@ -86,14 +91,18 @@ export class Network {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     // Plain connections never load the trust store; TLS ones share one context built on first use.
     const plain = buildConnector({ timeout: this.connectTimeoutMs });
-    const connect: Undici.buildConnector.connector = (opts, callback) => {
+    const fresh: Undici.buildConnector.connector = (opts, callback) => {
       // TLS offers HTTP/2 (ALPN): one connection then carries every lookup to the registry at once.
       const connector = opts.protocol !== "https:" ? plain : (this.tlsConnector ??= buildConnector({ ...this.tls(), allowH2: true }));
       // undici's connector returns the socket it opens (its type says void).
       const socket = connector(opts, callback) as unknown;
-      if (socket instanceof Socket) this.opening(`${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ""}`, socket);
+      if (socket instanceof Socket) this.opening(originOf(opts), socket);
       return socket as void;
     };
+    // A new connection of the pool is a spare opened ahead (openSpares), if one is left.
+    const connect: Undici.buildConnector.connector = (opts, callback) =>
+      (this.spares.take(originOf(opts), callback, (cb) => fresh(opts, cb)) as unknown as void) ?? fresh(opts, callback);
+    this.freshConnect = fresh;
     this.direct = new Agent({
       ...this.poolOptions(),
       connect,
@@ -131,6 +140,7 @@ export class Network {
             this.http2Hosts.add(opts.host ?? host);
           }
           callback(...args);
+          if (!h2 && socket && opts.protocol === "https:") this.openSpares(opts, host);
           // undici made the connection's session in that callback: from the server's SETTINGS on, as many as it allows.
           const session = h2 ? http2SessionOf(socket) : undefined;
           session?.once("remoteSettings", (settings: Settings) => {
@@ -161,6 +171,34 @@ export class Network {
     // Only deeper while requests run: undici's HTTP/1.1 parser expects the depth a pipeline was sent
     // with until it drains (lowered mid-way, it asserts). Back to one at a time once the host is idle.
     for (const client of clients) if (active === 0 ? client.pipelining !== 1 : client.pipelining < depth) client.pipelining = depth;
+  }
+
+  /**
+   * The run will send `lookups` requests to `host` once its probe is
+   * answered: over HTTP/1.1 with TLS, the connections they need are opened
+   * as soon as the probe's connection shows the protocol (openSpares).
+   */
+  expect(host: string, lookups: number): void {
+    this.expected.set(host, Math.max(lookups, this.expected.get(host) ?? 0));
+  }
+
+  /**
+   * The first HTTP/1.1 connection over TLS to a host the run expects lookups
+   * for is up: the others they will need (as many as the pool would open for
+   * them) are opened now, while the
+   * probe is out, so that their handshakes are over when the lookups go.
+   * Not over plain HTTP: there a TCP connection does not show that the port
+   * speaks HTTP rather than TLS (loopback registries are probed both ways),
+   * and not over HTTP/2, where one connection carries them all.
+   */
+  private openSpares(opts: Undici.buildConnector.Options, host: string): void {
+    const lookups = this.expected.get(host);
+    const origin = originOf(opts);
+    if (!lookups || this.spares.has(origin)) return;
+    // As many as the pool opens for them: one per lookup up to its limit (requests are spread over
+    // connections first, pipelined only once every connection has one; see pipelineFor).
+    const needed = Math.min(this.connectionsPerHost, lookups);
+    this.spares.open(origin, needed - 1, (callback) => this.freshConnect({ ...opts }, callback) as unknown as Socket | undefined);
   }
 
   private depthFor(active: number): number {
@@ -219,6 +257,7 @@ export class Network {
 
   async close(): Promise<void> {
     clearTimeout(this.timer);
+    this.spares.dropAll();
     await Promise.all([this.direct.close(), ...[...this.viaProxy.values()].map((d) => d.close())]);
   }
 
@@ -249,4 +288,9 @@ function http2SessionOf(socket: object): ClientHttp2Session | undefined {
   const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === "http2Session");
   const session = key === undefined ? undefined : (socket as Record<symbol, unknown>)[key];
   return session instanceof EventEmitter && "remoteSettings" in session ? (session as ClientHttp2Session) : undefined;
+}
+
+/** "https://host:port" of a connection undici asks for. */
+function originOf(opts: Undici.buildConnector.Options): string {
+  return `${opts.protocol}//${opts.hostname}${opts.port ? `:${opts.port}` : ""}`;
 }

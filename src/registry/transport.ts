@@ -160,10 +160,12 @@ export class Transport {
    * which registries it will ask while it still parses its input). The probe
    * carries no credentials. Its outcome, failure included, is what every
    * lookup of the run gets: the run's lookups would all have shared it, and
-   * a registry that failed is not asked the same again.
+   * a registry that failed is not asked the same again. `lookups`: how many
+   * will follow, if known (Network.expect).
    */
-  warm(registry: string): { readonly sent: Promise<void>; readonly done: Promise<Endpoint> } {
+  warm(registry: string, lookups = 0): { readonly sent: Promise<void>; readonly done: Promise<Endpoint> } {
     const host = apiHost(registry);
+    if (lookups > 0) this.network.expect(host, lookups);
     const known = this.endpoints.get(host);
     if (known) return { sent: Promise.resolve(), done: known };
     const origins = [`https://${host}`, ...(this.allowsPlainHttp(registry) ? [`http://${host}`] : [])];
