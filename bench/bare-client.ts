@@ -7,7 +7,9 @@
 // It compiles llhttp with Liftoff only, as krm-digester does (see
 // docs/field-notes.md).
 //
-//   node build/bench/bare-client.js INPUT.yaml http|https [CA.pem]
+//   node build/bench/bare-client.js INPUT.yaml http|https|https1 [CA.pem]
+//
+// https1: HTTPS without offering HTTP/2 (16 connections, as over plain HTTP).
 //
 // Prints the number of HEADs answered 200 with a digest; exits 1 otherwise.
 import { readFileSync } from "node:fs";
@@ -24,7 +26,7 @@ const ACCEPT = [
 async function main(): Promise<number> {
   setFlagsFromString("--liftoff-only");
   const [input, scheme, caFile] = process.argv.slice(2);
-  if (!input || (scheme !== "http" && scheme !== "https")) throw new Error("usage: bare-client INPUT.yaml http|https [CA.pem]");
+  if (!input || (scheme !== "http" && scheme !== "https" && scheme !== "https1")) throw new Error("usage: bare-client INPUT.yaml http|https|https1 [CA.pem]");
   const refs = [...new Set([...readFileSync(input, "utf8").matchAll(/^\s+image: (\S+)/gm)].map((m) => m[1]!))];
   const http2 = scheme === "https";
   const agent = new Agent({
@@ -34,7 +36,7 @@ async function main(): Promise<number> {
     ...(caFile ? { connect: { ca: readFileSync(caFile, "utf8") } } : {}),
   });
   const host = refs[0]?.split("/")[0] ?? "";
-  const origin = `${scheme}://${host}`;
+  const origin = `${scheme === "http" ? "http" : "https"}://${host}`;
   const probe = await agent.request({ origin, path: "/v2/", method: "GET" });
   await probe.body.dump();
   let next = 0;

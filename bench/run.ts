@@ -396,7 +396,7 @@ async function networkRow(
         check: expectImages(pins.map((r) => r.replace(proxy.host, directHost))),
       }
     : undefined;
-  const scheme = proxy.url.startsWith("https:") ? "https" : "http";
+  const scheme = !proxy.url.startsWith("https:") ? "http" : id.includes("/1.1") ? "https1" : "https";
   const bare = async (): Promise<RunResult> => {
     const r = await run(process.execPath, [BARE_CLIENT, input, scheme, ...(caFile ? [caFile] : [])], { env: bench.env, timeFile: bench.timeFile });
     if (r.code !== 0) throw new Error(`bare client on ${input} exited with ${r.code}: ${r.stderr}`);
@@ -450,25 +450,32 @@ interface SecureProxy {
   readonly caFile: string;
 }
 
-async function startSecureProxy(upstream: string, latencyMs: number, cleanup: (() => Promise<void>)[]): Promise<SecureProxy> {
+async function startSecureProxy(upstream: string, latencyMs: number, cleanup: (() => Promise<void>)[], http2 = true): Promise<SecureProxy> {
   const ca = await createCa("krm-digester bench CA");
   cleanup.push(() => Promise.resolve(ca.remove()));
-  const proxy = await startLatencyProxy({ upstream, latencyMs, tls: await ca.issue(["127.0.0.1"]) });
+  const proxy = await startLatencyProxy({ upstream, latencyMs, tls: await ca.issue(["127.0.0.1"]), http2 });
   cleanup.push(() => proxy.close());
   return { proxy, caFile: ca.caFile };
 }
 
-/** Row `<of> https`: the images of row `of` through the HTTPS proxy, its CA trusted through SSL_CERT_FILE. */
-async function httpsRow(bench: Bench, secure: SecureProxy, of: string, seeded: readonly Seeded[], uses: number, registryPid?: number, suffix = ""): Promise<Row> {
+/**
+ * Row `<of> https`: the images of row `of` through the HTTPS proxy, its CA
+ * trusted through SSL_CERT_FILE. `http1`: the proxy offers HTTP/1.1 only (row
+ * `<of> https/1.1`, as registries that do not speak HTTP/2 serve), with
+ * sequential skopeo on a sample of `http1` images.
+ */
+async function httpsRow(bench: Bench, secure: SecureProxy, of: string, seeded: readonly Seeded[], uses: number, registryPid?: number, suffix = "", http1?: number): Promise<Row> {
   return networkRow(
     bench,
     secure.proxy,
-    `${of} https${suffix}`,
-    `the images of (${of}) over HTTPS (HTTP/2 and HTTP/1.1 offered), the proxy's CA trusted through SSL_CERT_FILE`,
+    `${of} https${http1 ? "/1.1" : ""}${suffix}`,
+    http1
+      ? `the images of (${of}) over HTTPS with HTTP/1.1 only (no HTTP/2 offered), the proxy's CA trusted through SSL_CERT_FILE`
+      : `the images of (${of}) over HTTPS (HTTP/2 and HTTP/1.1 offered), the proxy's CA trusted through SSL_CERT_FILE`,
     seeded,
     uses,
     ["a new connection pays two handshake latencies (TCP, TLS 1.3)"],
-    bench.options.skopeoSample,
+    http1 ?? bench.options.skopeoSample,
     { ...bench.env, SSL_CERT_FILE: secure.caFile },
     secure.caFile,
     registryPid,
@@ -657,7 +664,8 @@ function targets(rows: readonly Row[], latencyMs: number): Target[] {
       detail: `${heads} HEAD + ${gets} GET for ${r.unique} unique; ${tokens} token; ${probes} probe`,
     });
   }
-  for (const r of rows.filter((x) => x.id === "a" || x.id.startsWith("a "))) {
+  // The issue's rows: plain HTTP/1.1 and HTTPS with HTTP/2 (not the HTTPS/1.1 row beside them).
+  for (const r of rows.filter((x) => (x.id === "a" || x.id.startsWith("a ")) && !x.id.includes("/1.1"))) {
     const bound = r.series["lower bound (standalone)"]?.medianMs;
     const oursMs = r.series.standalone?.medianMs;
     out.push({
@@ -907,6 +915,9 @@ async function main(): Promise<void> {
             );
             const tls = first ? await secure() : await startSecureProxy(registry.url, latencyMs, cleanup);
             rows.push(await httpsRow(bench, tls, "a", a, 5, registry.pid, suffix));
+            // Beside the targets: HTTPS without HTTP/2, where the lookups need connections of their own.
+            const tls1 = await startSecureProxy(registry.url, latencyMs, cleanup, false);
+            rows.push(await httpsRow(bench, tls1, "a", a, 5, registry.pid, suffix, 10));
           }
         }
         if (sweepOver("a")) sweepRows.push(...(await sweep(bench, proxy, "a", a, 5)));
