@@ -336,7 +336,7 @@ function trimmed(p: ProfileSummary): ProfileSummary {
 }
 
 function writeInput(bench: Bench, name: string, text: string): string {
-  const file = join(OUT, "inputs", `${name}.yaml`);
+  const file = join(OUT, "inputs", `${name.replaceAll("/", "-")}.yaml`);
   writeFileSync(file, text);
   return file;
 }
