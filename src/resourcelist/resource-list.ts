@@ -61,18 +61,30 @@ export function parseResourceList(input: string): ResourceList {
  */
 export async function parseResourceListPausing(input: string, pause: () => Promise<void>): Promise<ResourceList> {
   nonEmpty(input);
-  // JSON.parse takes a few milliseconds: nothing to pause for.
   const json = jsonInput(input);
-  if (json) return checkedList(fromJson(input, json));
+  if (json) {
+    // JSON.parse takes a few milliseconds; reading the block YAML written from it is a parse like
+    // any other (600 items: ~0.2 s in one piece, before the probe could go), so it pauses too.
+    const source = blockText(input, json, true);
+    let document: Document.Parsed | undefined;
+    try {
+      const parsed = await parsePausing(source, pause);
+      if (readsAs(parsed, json)) document = parsed;
+    } catch {
+      // As rewritten(): the library's own writing decides.
+    }
+    return checkedList(document ? { source, document } : rewritten(input, json, false));
+  }
+  return checkedList(fromYaml(input, await parsePausing(input, pause)));
+}
+
+/** parseOne, pausing between groups of items where the fast path reads the text. */
+async function parsePausing(input: string, pause: () => Promise<void>): Promise<Document.Parsed> {
   const steps = fastParseSteps(input, PARSE_OPTIONS);
-  let document: Document.Parsed;
   try {
     for (;;) {
       const step = steps.next();
-      if (step.done) {
-        document = step.value ?? parseByLibrary(input);
-        break;
-      }
+      if (step.done) return step.value ?? parseByLibrary(input);
       await pause();
     }
   } catch (error) {
@@ -80,7 +92,6 @@ export async function parseResourceListPausing(input: string, pause: () => Promi
     if (error instanceof RangeError) throw new InputError(`input is nested too deeply to read (${error.message})`);
     throw error;
   }
-  return checkedList(fromYaml(input, document));
 }
 
 /**
@@ -196,20 +207,28 @@ function fromJson(input: string, data: Record<string, unknown>): { source: strin
  * blockDocument, else by yaml (the fallback when the direct text does not read back).
  */
 function rewritten(input: string, data: Record<string, unknown>, direct: boolean): { source: string; document: Document.Parsed } {
-  const eol = lineBreakOf(input);
-  const bom = input.charCodeAt(0) === 0xfeff ? "\ufeff" : "";
-  const text = direct ? blockDocument(data) : new Document(data).toString({ lineWidth: 0, indentSeq: false });
-  const source = bom + withBreaks(text, eol);
+  const source = blockText(input, data, direct);
   let document: Document.Parsed | undefined;
   try {
     const parsed = parseOne(source);
-    if (readsAsData(parsed.contents, data) || isDeepStrictEqual(parsed.toJS(MEASURED), data)) document = parsed;
+    if (readsAs(parsed, data)) document = parsed;
   } catch {
     // A string key "<<" comes back as a merge key; yaml throws on its value.
   }
   if (document) return { source, document };
   if (direct) return rewritten(input, data, false);
   throw new InputError("this flow-style input cannot be rewritten as block YAML with the same data (a quoted \"<<\" key?); write it in block style");
+}
+
+/** `data` as block YAML text (see rewritten) with the input's byte-order mark and line breaks. */
+function blockText(input: string, data: Record<string, unknown>, direct: boolean): string {
+  const text = direct ? blockDocument(data) : new Document(data).toString({ lineWidth: 0, indentSeq: false });
+  return (input.charCodeAt(0) === 0xfeff ? "\ufeff" : "") + withBreaks(text, lineBreakOf(input));
+}
+
+/** Whether the parse of rewritten text reads as the data it was written from. */
+function readsAs(parsed: Document.Parsed, data: Record<string, unknown>): boolean {
+  return readsAsData(parsed.contents, data) || isDeepStrictEqual(parsed.toJS(MEASURED), data);
 }
 
 /** Whether a node without aliases, tags or merge keys reads as `value` (JSON-shaped data), without making the data. */

@@ -141,6 +141,19 @@ describe("parseResourceListPausing", () => {
     assert.deepEqual(ranges(paused), ranges(plain));
   });
 
+  test("JSON input: the block YAML written from it is read pausing too, into the same list", async () => {
+    const input = JSON.stringify(parse(HEAD + Array.from({ length: 200 }, (_, i) => workload("Deployment", `d${i}`, `reg.one/app:v${i % 7}`)).join("")), null, 1);
+    let pauses = 0;
+    const paused = await parseResourceListPausing(input, () => {
+      pauses++;
+      return Promise.resolve();
+    });
+    const plain = parseResourceList(input);
+    assert.ok(pauses >= 5, `${pauses} pauses`);
+    assert.equal(paused.source, plain.source);
+    assert.deepEqual(paused.document.toJS(), plain.document.toJS());
+  });
+
   test("input the fast path declines (flow style, anchors), and bad input, as parseResourceList", async () => {
     const pause = (): Promise<void> => Promise.resolve();
     for (const input of [
