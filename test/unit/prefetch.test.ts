@@ -10,6 +10,7 @@ import { lookupsAhead } from "../../src/function.js";
 import { parseReference } from "../../src/name/reference.js";
 import type { ImageReference } from "../../src/name/reference.js";
 import { parseResourceList, parseResourceListPausing } from "../../src/resourcelist/resource-list.js";
+import type { ResourceList } from "../../src/resourcelist/resource-list.js";
 import type { DigestSource } from "../../src/resolve.js";
 
 const HEAD = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n";
@@ -126,8 +127,9 @@ describe("lookupsAhead: the references it starts", () => {
 });
 
 describe("parseResourceListPausing", () => {
-  test("the same list as parseResourceList, pausing between groups of items", async () => {
-    const input = HEAD + Array.from({ length: 200 }, (_, i) => workload("Deployment", `d${i}`, `reg.one/app:v${i % 7}`)).join("");
+  const items200 = HEAD + Array.from({ length: 200 }, (_, i) => workload("Deployment", `d${i}`, `reg.one/app:v${i % 7}`)).join("");
+  /** The list read pausing, checked to have paused between groups of items and to be parseResourceList's. */
+  const readPausing = async (input: string): Promise<{ paused: ResourceList; plain: ResourceList }> => {
     let pauses = 0;
     const paused = await parseResourceListPausing(input, () => {
       pauses++;
@@ -137,21 +139,17 @@ describe("parseResourceListPausing", () => {
     assert.ok(pauses >= 5, `${pauses} pauses`);
     assert.equal(paused.source, plain.source);
     assert.deepEqual(paused.document.toJS(), plain.document.toJS());
-    const ranges = (l: typeof plain): unknown => l.items?.items.map((i) => (i as { range?: unknown }).range);
+    return { paused, plain };
+  };
+
+  test("the same list as parseResourceList, pausing between groups of items", async () => {
+    const { paused, plain } = await readPausing(items200);
+    const ranges = (l: ResourceList): unknown => l.items?.items.map((i) => (i as { range?: unknown }).range);
     assert.deepEqual(ranges(paused), ranges(plain));
   });
 
   test("JSON input: the block YAML written from it is read pausing too, into the same list", async () => {
-    const input = JSON.stringify(parse(HEAD + Array.from({ length: 200 }, (_, i) => workload("Deployment", `d${i}`, `reg.one/app:v${i % 7}`)).join("")), null, 1);
-    let pauses = 0;
-    const paused = await parseResourceListPausing(input, () => {
-      pauses++;
-      return Promise.resolve();
-    });
-    const plain = parseResourceList(input);
-    assert.ok(pauses >= 5, `${pauses} pauses`);
-    assert.equal(paused.source, plain.source);
-    assert.deepEqual(paused.document.toJS(), plain.document.toJS());
+    await readPausing(JSON.stringify(parse(items200), null, 1));
   });
 
   test("input the fast path declines (flow style, anchors), and bad input, as parseResourceList", async () => {
