@@ -100,8 +100,10 @@ export class Network {
       return socket as void;
     };
     // A new connection of the pool is a spare opened ahead (openSpares), if one is left.
-    const connect: Undici.buildConnector.connector = (opts, callback) =>
-      (this.spares.take(originOf(opts), callback, (cb) => fresh(opts, cb)) as unknown as void) ?? fresh(opts, callback);
+    const connect: Undici.buildConnector.connector = (opts, callback) => {
+      const spare = this.spares.take(originOf(opts), callback, (cb) => fresh(opts, cb));
+      return (spare ?? fresh(opts, callback)) as void;
+    };
     this.freshConnect = fresh;
     this.direct = new Agent({
       ...this.poolOptions(),
@@ -185,20 +187,19 @@ export class Network {
   /**
    * The first HTTP/1.1 connection over TLS to a host the run expects lookups
    * for is up: the others they will need (as many as the pool would open for
-   * them) are opened now, while the
-   * probe is out, so that their handshakes are over when the lookups go.
+   * them) are opened now, while the probe is out, so that their handshakes
+   * are over when the lookups go (once per origin: SpareConnections.open).
    * Not over plain HTTP: there a TCP connection does not show that the port
    * speaks HTTP rather than TLS (loopback registries are probed both ways),
    * and not over HTTP/2, where one connection carries them all.
    */
   private openSpares(opts: Undici.buildConnector.Options, host: string): void {
     const lookups = this.expected.get(host);
-    const origin = originOf(opts);
-    if (!lookups || this.spares.has(origin)) return;
+    if (!lookups) return;
     // As many as the pool opens for them: one per lookup up to its limit (requests are spread over
     // connections first, pipelined only once every connection has one; see pipelineFor).
     const needed = Math.min(this.connectionsPerHost, lookups);
-    this.spares.open(origin, needed - 1, (callback) => this.freshConnect({ ...opts }, callback) as unknown as Socket | undefined);
+    this.spares.open(originOf(opts), needed - 1, (callback) => this.freshConnect({ ...opts }, callback) as unknown as Socket | undefined);
   }
 
   private depthFor(active: number): number {

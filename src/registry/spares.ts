@@ -22,15 +22,10 @@ export class SpareConnections {
   /** Origins spares were opened for once: never again in this run (the pool keeps its connections). */
   private readonly opened = new Set<string>();
 
-  /** Whether spares were opened for this origin already. */
-  has(origin: string): boolean {
-    return this.opened.has(origin);
-  }
-
   /**
    * Opens `count` connections to `origin` with `connect` (undici's connector,
-   * which connects and, over TLS, handshakes). They do not keep the process
-   * alive while nobody uses them.
+   * which connects and, over TLS, handshakes), once per origin. They do not
+   * keep the process alive while nobody uses them.
    */
   open(origin: string, count: number, connect: (callback: ConnectCallback) => Socket | undefined): void {
     if (this.opened.has(origin)) return;
@@ -77,14 +72,10 @@ export class SpareConnections {
     return undefined;
   }
 
-  /** Closes the spares of `origin` nobody took (the probe chose another origin, or the run ends). */
-  drop(origin: string): void {
-    for (const spare of this.byOrigin.get(origin) ?? []) spare.socket.destroy();
-    this.byOrigin.delete(origin);
-  }
-
+  /** Closes the spares nobody took (the network closes). */
   dropAll(): void {
-    for (const origin of [...this.byOrigin.keys()]) this.drop(origin);
+    for (const list of this.byOrigin.values()) for (const spare of list) spare.socket.destroy();
+    this.byOrigin.clear();
   }
 }
 
