@@ -64,7 +64,7 @@ export class SpareConnections {
     const list = this.byOrigin.get(origin);
     while (list && list.length > 0) {
       const spare = list.shift()!;
-      if (spare.socket.destroyed || spare.settled?.error) continue;
+      if (gone(spare.socket) || spare.settled?.error) continue;
       if (spare.settled) process.nextTick(hand, spare, callback, fresh);
       else spare.waiting = { callback, fresh };
       return spare.socket;
@@ -81,7 +81,12 @@ export class SpareConnections {
 
 /** Gives a spare to the pool: from now on it is the pool's, and keeps the process alive as its requests do. */
 function hand(spare: Spare, callback: ConnectCallback, fresh: (callback: ConnectCallback) => void): void {
-  if (spare.socket.destroyed) return fresh(callback);
+  if (gone(spare.socket)) return fresh(callback);
   spare.socket.ref();
   callback(null, spare.socket);
+}
+
+/** Closed, or closing: the server ended it (its close may not have been seen yet), and a request on it would be lost. */
+function gone(socket: Socket): boolean {
+  return socket.destroyed || socket.readableEnded || !socket.writable;
 }
