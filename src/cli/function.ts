@@ -1,7 +1,7 @@
 // The KRM function's command line: arguments, stdin, stdout, stderr and the
 // exit code. Everything a user can get wrong ends in a one-line message.
 import { lookupsAhead, runFunction } from "../function.js";
-import { PrefetchedSource } from "../core/prefetch.js";
+import { startAhead } from "../core/ahead.js";
 import type { FunctionFlags } from "../function.js";
 import { RegistryStack } from "../core/registry-stack.js";
 import { formatResult } from "../results.js";
@@ -180,17 +180,11 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
   // The registries this run will ask, read from the raw text: their probes and connections
   // get under way now, while the list is parsed (docs/benchmarks.md), on the stack the run then uses.
   const ahead = lookupsAhead(input, extra);
-  let early: RegistryStack | undefined;
-  let prefetched: PrefetchedSource | undefined;
-  if (ahead) {
-    early = new RegistryStack({ ...ahead.options, shortRun: true });
-    // The probes, and the lookups themselves where the text shows them all, start now; the parse
-    // pauses between groups of items (one turn of the event loop each) to let them go on.
-    const lookups = new Map<string, number>();
-    for (const ref of ahead.refs) lookups.set(ref.registry, (lookups.get(ref.registry) ?? 0) + 1);
-    void early.warm(ahead.registries, lookups).catch(() => undefined);
-    if (ahead.refs.length > 0) (prefetched = new PrefetchedSource(early, ahead.options.concurrency)).start(ahead.refs);
-  }
+  // The probes, and the lookups themselves where the text shows them all, start now; the parse
+  // pauses between groups of items (one turn of the event loop each) to let them go on.
+  const opened = ahead ? await startAhead(ahead) : undefined;
+  const early = opened?.stack;
+  const prefetched = opened?.prefetched;
   let result;
   try {
     result = await runFunction(
@@ -198,9 +192,8 @@ export async function functionMain(args: readonly string[], env: NodeJS.ProcessE
       (options) => {
         // Only if the full parse read the same options: otherwise the early probes were for another run.
         if (early && ahead && JSON.stringify(options) === JSON.stringify(ahead.options)) {
-          const started = prefetched;
           const source = (stack = early);
-          return started ? { resolveDigest: started.resolveDigest.bind(started), close: () => source.close() } : source;
+          return prefetched ? { resolveDigest: prefetched.resolveDigest.bind(prefetched), close: () => source.close() } : source;
         }
         return (stack = new RegistryStack({ ...options, shortRun: true }));
       },

@@ -3,14 +3,18 @@
 // that follow share it, authenticate as they would have, and a probe that
 // failed is not sent again.
 import assert from "node:assert/strict";
+import diagnostics from "node:diagnostics_channel";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { startAhead } from "../../src/core/ahead.js";
+import { lookupsAhead } from "../../src/function.js";
 import type { Credential, CredentialProvider } from "../../src/registry/credentials.js";
 import { rejectsWith, resolve, useServer, withClient } from "../support/client-helpers.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
 import type { FaultProxy } from "../support/fault-proxy.js";
 import { startRegistry } from "../support/registry.js";
+import { startTcpRelay } from "../support/tcp-relay.js";
 import { pushOciManifest } from "../support/seed.js";
 import type { PushedManifest } from "../support/seed.js";
 import { startTokenServer } from "../support/token-server.js";
@@ -42,6 +46,36 @@ describe("warm: an anonymous registry", () => {
       await client.warm(reg().host);
       assert.equal(client.stats.ping, 2);
     });
+  });
+});
+
+describe("startAhead: a run's probes before its parse", () => {
+  const reg = useServer(() => startRegistry());
+
+  test("it resolves once the probe's connection is being made, not waiting for the connection or the answer", async () => {
+    // The relay holds the connection 300 ms: no answer can come before then.
+    const relay = await startTcpRelay(reg().port, { holdMs: 300 });
+    const connects: string[] = [];
+    const seen = (message: unknown): void => {
+      const { protocol, port } = (message as { connectParams: { protocol: string; port: string } }).connectParams;
+      connects.push(`${protocol}//:${port}`);
+    };
+    diagnostics.subscribe("undici:client:beforeConnect", seen);
+    try {
+      const input =
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n" +
+        `  spec:\n    containers:\n    - name: c\n      image: 127.0.0.1:${relay.port}/warm/app:a\n`;
+      const ahead = lookupsAhead(input) ?? assert.fail("nothing read ahead");
+      const started = await startAhead(ahead);
+      // The plain probe goes first on a loopback registry; the TLS attempt follows once its connection is up.
+      assert.deepEqual(connects, [`http://:${relay.port}`]);
+      assert.equal(relay.requests.length, 0, "no request has reached the registry yet");
+      assert.equal(started.prefetched?.count, 1, "the image's lookup is queued behind the probe");
+      await started.stack.close();
+    } finally {
+      diagnostics.unsubscribe("undici:client:beforeConnect", seen);
+      await relay.stop();
+    }
   });
 });
 
