@@ -185,13 +185,27 @@ export class Network {
   }
 
   /**
+   * The run's lookups to this plain-HTTP origin will follow its probe: the
+   * port answered HTTPS in something other than TLS, and plain HTTP may be
+   * used (Transport.probe). Their connections are opened now, as over TLS
+   * once ALPN shows HTTP/1.1 (openSpares). Not on the TCP connection alone:
+   * that does not show whether the port speaks HTTP or TLS.
+   */
+  plainHttpAhead(origin: string): void {
+    const url = new URL(origin);
+    if (url.protocol !== "http:") return;
+    // As undici's client names the connection: an IPv6 literal without its brackets.
+    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    this.openSpares({ protocol: url.protocol, hostname, host: url.host, port: url.port }, url.host);
+  }
+
+  /**
    * The first HTTP/1.1 connection over TLS to a host the run expects lookups
-   * for is up: the others they will need (as many as the pool would open for
-   * them) are opened now, while the probe is out, so that their handshakes
-   * are over when the lookups go (once per origin: SpareConnections.open).
-   * Not over plain HTTP: there a TCP connection does not show that the port
-   * speaks HTTP rather than TLS (loopback registries are probed both ways),
-   * and not over HTTP/2, where one connection carries them all.
+   * for is up (or plainHttpAhead): the others they will need (as many as the
+   * pool would open for them) are opened now, while the probe is out, so that
+   * their handshakes are over when the lookups go (once per origin:
+   * SpareConnections.open). Not over HTTP/2, where one connection carries
+   * them all.
    */
   private openSpares(opts: Undici.buildConnector.Options, host: string): void {
     const lookups = this.expected.get(host);

@@ -206,12 +206,16 @@ export class Transport {
       // Only a connection- or TLS-level failure may mean "this port speaks plain HTTP";
       // a timeout is not (it would be waited for twice over).
       if (!(httpsError instanceof RegistryError) || (httpsError.code !== "TLS" && httpsError.code !== "UNREACHABLE")) throw httpsError;
+      const notTls = httpsError.code === "TLS" && httpsError.detail.includes("does not speak TLS");
+      // The port answered the ClientHello in plain bytes: the lookups will go over plain HTTP if its
+      // probe answers, and their connections can be made while it is out (often still is: a server
+      // rejects a ClientHello before it has routed a request).
+      if (notTls) this.network.plainHttpAhead(`http://${host}`);
       let http = await plain;
       // HTTPS failed: now plain HTTP is the answer, and a dropped connection deserves its retries.
       if (!http.ok && http.error instanceof RegistryError && http.error.transient) http = await settle(this.ping(`http://${host}`, context));
       // The port spoke plain HTTP (HTTPS got non-TLS bytes, or plain HTTP got an answer we could not use:
       // huge headers, garbage): then what went wrong over plain HTTP is the story, not the TLS failure.
-      const notTls = httpsError.code === "TLS" && httpsError.detail.includes("does not speak TLS");
       const spoke = !http.ok && http.error instanceof RegistryError && (http.error.code === "PROTOCOL" || notTls);
       if (!http.ok) throw httpsError.code === "TLS" && !spoke ? httpsError : http.error;
       // A TLS port answers plain HTTP with 400: then the TLS failure is the real story.

@@ -1,6 +1,8 @@
 // Spare connections (src/registry/spares.ts): when the run says how many
 // lookups will follow the probe, and the probe's connection shows HTTP/1.1
-// over TLS, the connections they need are opened while the probe is out.
+// over TLS (or, on a registry probed both ways, the port answered the TLS
+// attempt in plain bytes), the connections they need are opened while the
+// probe is out.
 // Against a real registry (distribution 2.8.2) behind a relay that ends TLS
 // offering HTTP/1.1 only and records when each connection came and each
 // request line went by; and the registry's own TLS, which speaks HTTP/2.
@@ -104,6 +106,46 @@ describe("spare connections: HTTPS over HTTP/1.1", () => {
     });
     assert.ok(r.accepted.length > 16, `new connections after the spares were dropped (${r.accepted.length})`);
   });
+});
+
+describe("spare connections: plain HTTP", () => {
+  const reg = useServer(() => startRegistry());
+  let pushed: PushedManifest[] = [];
+  let relay: TcpRelay | undefined;
+  before(async () => {
+    pushed = await seedImages(reg(), tags.map((tag) => ({ repository: "spare/plain", tag, kind: "oci-manifest" as const })), { concurrency: 8 });
+  });
+  after(async () => {
+    await relay?.stop();
+  });
+  const all = (client: Parameters<typeof resolve>[0], r: TcpRelay): Promise<string[]> => Promise.all(tags.map((t) => resolve(client, `127.0.0.1:${r.port}/spare/plain:${t}`)));
+
+  for (const count of [LOOKUPS, undefined]) {
+    test(count ? "told 40 lookups: once the TLS attempt got plain bytes, the 15 more they use open while the plain probe is out" : "without a count, no connection opens while the probe is out but the two probes'", async () => {
+      await relay?.stop();
+      // The plain probe (the first connection: it goes before the TLS attempt) is held 200 ms; the TLS attempt is not,
+      // so the registry's plain answer to the ClientHello comes first, as when a server rejects TLS before it routes a request.
+      relay = await startTcpRelay(reg().port, { holdMs: (connection) => (connection === 0 ? 200 : 0) });
+      const r = relay;
+      await withClient({}, async (client) => {
+        await client.warm(`127.0.0.1:${r.port}`, count);
+        assert.deepEqual(await all(client, r), pushed.map((p) => p.digest));
+        assert.equal(client.stats.head, LOOKUPS);
+        assert.equal(client.stats.retries, 0);
+      });
+      // Connections accepted while the plain probe was held (it is answered 200 ms after its own).
+      const whileHeld = r.accepted.filter((at) => at < r.accepted[0]! + 150).length;
+      if (count) {
+        assert.equal(r.accepted.length, 17, "the plain probe's connection, the TLS attempt's and 15 spares, none more");
+        assert.equal(whileHeld, 17);
+        assert.equal(beforeFirstHead(r), 17);
+        const used = new Set(r.requests.filter((q) => q.line.startsWith("HEAD ")).map((q) => q.connection));
+        assert.equal(used.size, 16, "the probe's connection and every spare carried lookups");
+      } else {
+        assert.equal(whileHeld, 2, "only the two probes' connections");
+      }
+    });
+  }
 });
 
 describe("spare connections: not over HTTP/2", () => {

@@ -28,8 +28,8 @@ export interface TcpRelay {
 }
 
 export interface TcpRelayOptions {
-  /** Delay before each connection is passed on, ms. */
-  readonly holdMs?: number;
+  /** Delay before each connection is passed on, ms; or per connection, by its index in accepted. */
+  readonly holdMs?: number | ((connection: number) => number);
   /** End TLS with this key and certificate, offering HTTP/1.1 only (ALPN). */
   readonly tls?: { readonly key: string; readonly cert: string };
 }
@@ -70,7 +70,7 @@ export async function startTcpRelay(targetPort: number, options: TcpRelayOptions
       upstream.on("error", () => inbound.destroy());
       inbound.on("error", () => upstream.destroy());
       inbound.once("close", () => upstream.destroy());
-    }, options.holdMs ?? 0);
+    }, (typeof options.holdMs === "function" ? options.holdMs(connection) : options.holdMs) ?? 0);
   };
   // A TLS connection is counted once its handshake is over (a plain-HTTP attempt at it never is).
   const server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert, ALPNProtocols: ["http/1.1"] }, relay) : createServer(relay);
