@@ -14,9 +14,11 @@ export interface StartedAhead {
 /**
  * Opens the stack and starts the probes and lookups. Resolves once the
  * probes' connections are being made: the registry modules load (~35 ms) and
- * the probes are dispatched in microtasks, and a parse begun before them
- * would hold them back by its first group of items (~15-20 ms at 600 items).
- * It does not wait for a connection or an answer.
+ * the probes are dispatched in microtasks and the turns after (a loopback or
+ * insecure registry's HTTPS attempt follows its plain one once that is
+ * connected, 20 ms at most), and a parse begun before them would hold them
+ * back by a group of items each (~15-20 ms at 600 items). It does not wait
+ * for an answer.
  */
 export async function startAhead(ahead: LookupsAhead): Promise<StartedAhead> {
   const stack = new RegistryStack({ ...ahead.options, shortRun: true });

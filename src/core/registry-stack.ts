@@ -74,16 +74,16 @@ export class RegistryStack {
    * Loads the registry stack and probes these registries now, for lookups
    * without a pull secret that will follow (the function, while it still
    * parses its input). No credentials are sent; see RegistryClient.warm.
-   * Resolves once the stack is loaded and the probes are started: their
-   * first connections are made in the ticks that follow, and the rest goes on
-   * by itself. `lookups`: how many will follow per registry, where known.
+   * Resolves once the stack is loaded and each probe's attempts are
+   * dispatched (their connections are made in the ticks that follow; see
+   * RegistryClient.warm); it waits for no connection or answer. `lookups`:
+   * how many will follow per registry, where known.
    */
   async warm(registries: Iterable<string>, lookups?: ReadonlyMap<string, number>): Promise<void> {
     const open = this.defaultClient;
     if (!open) return;
     const client = await open();
-    // RegistryClient.warm never rejects: a failed probe is the lookups' to report.
-    for (const r of registries) void client.warm(r, lookups?.get(r));
+    await Promise.all([...registries].map((r) => client.warm(r, lookups?.get(r)).started));
   }
 
   async close(): Promise<void> {

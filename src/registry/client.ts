@@ -203,14 +203,17 @@ export class RegistryClient {
 
   /**
    * Starts the registry's `/v2/` probe (no credentials) before its first
-   * lookup, so that the lookups find it done; see Transport.warm. Resolves
-   * once the probe is on the wire; never rejects: a failure is the lookups' to report.
-   * `lookups`: how many will follow, if known (their connections may be opened early).
+   * lookup, so that the lookups find it done; see Transport.warm. `started`
+   * resolves once each of its attempts has been dispatched (HTTPS, and plain
+   * HTTP where allowed: that one waits up to 20 ms for the plain connection),
+   * `sent` once their connections are up; neither rejects: a failure is the
+   * lookups' to report. `lookups`: how many will follow, if known (their
+   * connections may be opened early).
    */
-  warm(registry: string, lookups?: number): Promise<void> {
-    const { sent, done } = this.transport.warm(registry, lookups);
+  warm(registry: string, lookups?: number): { readonly started: Promise<void>; readonly sent: Promise<void> } {
+    const { started, sent, done } = this.transport.warm(registry, lookups);
     done.catch(() => undefined);
-    return sent;
+    return { started, sent };
   }
 
   /** Closes the pooled connections, unless the network is shared; the client is not usable afterwards. */

@@ -112,6 +112,8 @@ export class Transport {
   private readonly network: Network;
   private readonly insecure: ReadonlySet<string>;
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  /** Per host: resolves once its probe has sent each attempt (HTTPS, and plain HTTP where allowed). */
+  private readonly attemptsStarted = new Map<string, Promise<void>>();
   /** Probes started by warm(): kept after a failure, for the run's lookups. */
   private readonly sticky = new WeakSet<Promise<Endpoint>>();
 
@@ -163,11 +165,11 @@ export class Transport {
    * a registry that failed is not asked the same again. `lookups`: how many
    * will follow, if known (Network.expect).
    */
-  warm(registry: string, lookups = 0): { readonly sent: Promise<void>; readonly done: Promise<Endpoint> } {
+  warm(registry: string, lookups = 0): { readonly started: Promise<void>; readonly sent: Promise<void>; readonly done: Promise<Endpoint> } {
     const host = apiHost(registry);
     if (lookups > 0) this.network.expect(host, lookups);
     const known = this.endpoints.get(host);
-    if (known) return { sent: Promise.resolve(), done: known };
+    if (known) return { started: Promise.resolve(), sent: Promise.resolve(), done: known };
     const origins = [`https://${host}`, ...(this.allowsPlainHttp(registry) ? [`http://${host}`] : [])];
     // Listening before the probe starts: its connections may be made before this returns.
     const connected = this.network.connected(origins);
@@ -177,7 +179,7 @@ export class Transport {
       () => undefined,
       () => undefined,
     );
-    return { sent: Promise.race([connected, settled]), done };
+    return { started: this.attemptsStarted.get(host) ?? Promise.resolve(), sent: Promise.race([connected, settled]), done };
   }
 
   /**
@@ -189,7 +191,13 @@ export class Transport {
    * at the connection or TLS level. The loser is aborted.
    */
   private async probe(host: string, context: ErrorContext): Promise<Endpoint> {
-    if (!this.allowsPlainHttp(context.registry)) return this.ping(`https://${host}`, context);
+    let started!: () => void;
+    this.attemptsStarted.set(host, new Promise<void>((resolve) => (started = resolve)));
+    if (!this.allowsPlainHttp(context.registry)) {
+      const secure = this.ping(`https://${host}`, context);
+      started();
+      return secure;
+    }
     const loser = new AbortController();
     // Plain HTTP is a guess while HTTPS is out: one attempt (a TLS port may just drop it).
     const plain = settle(this.ping(`http://${host}`, context, { signal: loser.signal, retry: false }));
@@ -200,6 +208,7 @@ export class Transport {
       // (30-50 ms of CPU that holds the event loop, connect callbacks included); still side by side.
       await Promise.race([this.network.connected([`http://${host}`]), plain, sleep(PLAIN_FIRST_MS, this.runSignal).catch(() => undefined)]);
       const secure = settle(this.ping(`https://${host}`, context, { signal: loser.signal }));
+      started();
       const first = await Promise.race([secure, plainAnswered]);
       if (first.ok) return first.value;
       const httpsError = first.error;
@@ -222,6 +231,7 @@ export class Transport {
       if (httpsError.code === "TLS" && http.value.status === 400) throw httpsError;
       return http.value;
     } finally {
+      started();
       loser.abort();
     }
   }

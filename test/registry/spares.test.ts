@@ -60,7 +60,7 @@ describe("spare connections: HTTPS over HTTP/1.1", () => {
     // The relay holds every connection 150 ms before passing it on: the probe is answered late, the spares are not.
     const r = await fresh(150);
     await withClient({ env: env() }, async (client) => {
-      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS);
+      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS).sent;
       assert.deepEqual(await all(client, r), pushed.map((p) => p.digest));
       assert.equal(client.stats.head, LOOKUPS);
       assert.equal(client.stats.retries, 0);
@@ -74,7 +74,7 @@ describe("spare connections: HTTPS over HTTP/1.1", () => {
   test("warmed without a count, the connections open after the probe, as the lookups ask for them", async () => {
     const r = await fresh(150);
     await withClient({ env: env() }, async (client) => {
-      await client.warm(`127.0.0.1:${r.port}`);
+      await client.warm(`127.0.0.1:${r.port}`).sent;
       assert.deepEqual(await all(client, r), pushed.map((p) => p.digest));
     });
     assert.equal(beforeFirstHead(r), 1, "only the probe's connection");
@@ -84,7 +84,7 @@ describe("spare connections: HTTPS over HTTP/1.1", () => {
   test("spares nobody used are closed with the client, and keep nothing open", async () => {
     const r = await fresh();
     await withClient({ env: env() }, async (client) => {
-      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS);
+      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS).sent;
       await until("16 connections", () => r.open >= 16);
     });
     await until("every connection closed", () => r.open === 0);
@@ -94,7 +94,7 @@ describe("spare connections: HTTPS over HTTP/1.1", () => {
   test("spares the server closed before their first request: the lookups connect anew, without retries", async () => {
     const r = await fresh();
     await withClient({ env: env() }, async (client) => {
-      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS);
+      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS).sent;
       await until("16 connections", () => r.open >= 16);
       assert.equal(r.dropIdle(), 15, "the 15 spares (the probe's connection has sent its request)");
       await until("the spares closed", () => r.open === 1);
@@ -128,7 +128,7 @@ describe("spare connections: plain HTTP", () => {
       relay = await startTcpRelay(reg().port, { holdMs: (connection) => (connection === 0 ? 200 : 0) });
       const r = relay;
       await withClient({}, async (client) => {
-        await client.warm(`127.0.0.1:${r.port}`, count);
+        await client.warm(`127.0.0.1:${r.port}`, count).sent;
         assert.deepEqual(await all(client, r), pushed.map((p) => p.digest));
         assert.equal(client.stats.head, LOOKUPS);
         assert.equal(client.stats.retries, 0);
@@ -161,7 +161,7 @@ describe("spare connections: not over HTTP/2", () => {
     relay = await startTcpRelay(reg().port);
     const r = relay;
     await withClient({ env: { SSL_CERT_FILE: reg().caFile ?? assert.fail("no CA") } }, async (client) => {
-      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS);
+      await client.warm(`127.0.0.1:${r.port}`, LOOKUPS).sent;
       const digests = await Promise.all(tags.map((t) => resolve(client, `127.0.0.1:${r.port}/spare/h2:${t}`)));
       assert.deepEqual(digests, seeded.map((p) => p.digest));
       assert.equal(client.stats.head, LOOKUPS);
