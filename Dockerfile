@@ -64,5 +64,7 @@ ENV KRM_DIGESTER_IN_CONTAINER=1
 # --user nobody too; the same numeric user when none is given.
 USER 65534:65534
 # Node 20's young generation (16 MB semi-spaces) rather than Node 24's 64 MB: a
-# 20,000-item list peaks 90 MB lower at the same speed (sea-config.json has the same flag).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=16", "/opt/krm-digester/krm-digester"]
+# 20,000-item list peaks 90 MB lower at the same speed; and 16 MB from the start
+# rather than grown from 1 MB, fewer scavenges in a short run (sea-config.json
+# has the same flags).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=16", "--min-semi-space-size=16", "/opt/krm-digester/krm-digester"]
