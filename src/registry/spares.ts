@@ -1,9 +1,10 @@
 // Connections opened ahead of the requests that will use them. When a run
 // knows that many lookups will follow the `/v2/` probe to a registry that
-// speaks HTTP/1.1 over TLS (ALPN said so on the probe's connection), the
-// connections they need are opened while the probe is out: each pays its TCP
-// and TLS handshakes then, not after the probe's answer (one round trip less
-// before the first HEADs). The pool takes them as it would make new ones.
+// speaks HTTP/1.1 over TLS (ALPN said so on the probe's connection), or plain
+// HTTP (its HTTPS attempt got plain bytes back), the connections they need
+// are opened while the probe is out: each pays its handshakes then, not after
+// the probe's answer (a round trip or two less before the first HEADs). The
+// pool takes them as it would make new ones.
 import type { Socket } from "node:net";
 
 /** undici's connector callback. */
