@@ -13,6 +13,7 @@ import type { CredentialScope } from "../credentials/pull-secrets.js";
 import type { Platform } from "../name/platform.js";
 import type { ImageReference } from "../name/reference.js";
 import type { RegistryClient } from "../registry/client.js";
+import type { EarlySockets } from "../registry/early.js";
 import type { Network } from "../registry/network.js";
 import type { Resolved } from "../resolve.js";
 import { VERSION } from "../version.js";
@@ -46,6 +47,8 @@ export interface RegistryStackOptions {
   readonly credentialRefreshMs?: number | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly home?: string;
+  /** TCP connections opened before the stack (startAhead): the network makes its first connections over them. */
+  readonly early?: EarlySockets | undefined;
 }
 
 /** Every lookup of a run or a server: a DigestSource with request counters. */
@@ -89,6 +92,8 @@ export class RegistryStack {
   async close(): Promise<void> {
     await this.current.registry.close();
     if (this.stack) await (await this.stack).network.close();
+    // Connections opened early for a stack that never loaded.
+    this.options.early?.dropAll();
   }
 
   private registry(): CredentialedRegistry<RequestStats> {
@@ -114,6 +119,7 @@ export class RegistryStack {
         registryConcurrency: o.registryConcurrency,
         registryStreams: o.registryStreams,
         ...(o.env ? { env: o.env } : {}),
+        early: o.early,
       }),
       Client: RegistryClient,
     }));

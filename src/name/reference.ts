@@ -159,6 +159,16 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
 
+/**
+ * Whether plain HTTP may be tried for this registry: a loopback one, or one
+ * listed in insecureRegistries (as host:port, or by host for every port).
+ */
+export function plainHttpAllowed(registry: string, insecure: ReadonlySet<string>): boolean {
+  const host = apiHost(registry);
+  const bare = (h: string): string => (h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.replace(/:\d+$/, ""));
+  return isLoopback(registry) || insecure.has(registry) || insecure.has(host) || insecure.has(bare(registry)) || insecure.has(bare(host));
+}
+
 /** Whether the registry host is on the loopback interface (plain HTTP is allowed there). */
 export function isLoopback(registry: string): boolean {
   const host = registry.startsWith("[") ? registry.slice(0, registry.indexOf("]") + 1) : registry.replace(/:\d+$/, "");

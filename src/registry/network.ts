@@ -6,8 +6,10 @@
 import { EventEmitter, setMaxListeners } from "node:events";
 import type { ClientHttp2Session, Settings } from "node:http2";
 import { Socket } from "node:net";
-import { Agent, Client, Pool, ProxyAgent, buildConnector } from "./undici.js";
+import { Agent, Client, ConnectTimeoutError, Pool, ProxyAgent, buildConnector } from "./undici.js";
 import type * as Undici from "undici";
+import { endpointKey } from "./early.js";
+import type { EarlySocket, EarlySockets } from "./early.js";
 import { RunDeadlineError } from "./errors.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS, FIRST_FLIGHT_STREAMS, MAX_CONNECTIONS_PER_HOST } from "./defaults.js";
 import { KeyedLimiter } from "./limit.js";
@@ -38,6 +40,8 @@ export interface NetworkOptions {
   readonly ca?: string | readonly string[] | undefined;
   /** Where proxy and CA variables are read; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** TCP connections opened before this network existed: the first new connection to each origin is taken from them. */
+  readonly early?: EarlySockets | undefined;
 }
 
 export class Network {
@@ -73,9 +77,11 @@ export class Network {
   private readonly expected = new Map<string, number>();
   private readonly spares = new SpareConnections();
   private readonly freshConnect: Undici.buildConnector.connector;
+  private readonly early: EarlySockets | undefined;
 
   constructor(options: NetworkOptions) {
     this.env = options.env ?? process.env;
+    this.early = options.early;
     this.ca = options.ca;
     this.timeoutMs = options.timeoutMs;
     this.connectTimeoutMs = Math.min(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, options.timeoutMs);
@@ -91,9 +97,13 @@ export class Network {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     // Plain connections never load the trust store; TLS ones share one context built on first use.
     const plain = buildConnector({ timeout: this.connectTimeoutMs });
+    // TLS offers HTTP/2 (ALPN): one connection then carries every lookup to the registry at once.
+    const tlsConnector = (): Undici.buildConnector.connector => (this.tlsConnector ??= buildConnector({ ...this.tls(), allowH2: true }));
     const fresh: Undici.buildConnector.connector = (opts, callback) => {
-      // TLS offers HTTP/2 (ALPN): one connection then carries every lookup to the registry at once.
-      const connector = opts.protocol !== "https:" ? plain : (this.tlsConnector ??= buildConnector({ ...this.tls(), allowH2: true }));
+      // Over a TCP connection opened before the network existed, while one is left (EarlySockets).
+      const early = this.early?.take(endpointKey(opts.protocol, opts.hostname, opts.port));
+      if (early) return this.overEarly(opts, early, callback, tlsConnector) as unknown as void;
+      const connector = opts.protocol !== "https:" ? plain : tlsConnector();
       // undici's connector returns the socket it opens (its type says void).
       const socket = connector(opts, callback) as unknown;
       if (socket instanceof Socket) this.opening(originOf(opts), socket);
@@ -263,16 +273,50 @@ export class Network {
   }
 
   private opening(origin: string, socket: Socket): void {
-    const up = (): void => {
-      this.tcpUp.add(new URL(origin).origin);
-      for (const waiter of [...this.tcpWaiters]) waiter();
-    };
+    const up = (): void => this.tcpSettled(origin);
     socket.once("connect", up).once("error", up);
+  }
+
+  private tcpSettled(origin: string): void {
+    this.tcpUp.add(new URL(origin).origin);
+    for (const waiter of [...this.tcpWaiters]) waiter();
+  }
+
+  /**
+   * A new connection made over a TCP connection opened early (EarlySockets):
+   * with TLS over it at once (TLS waits for the TCP connection, and its
+   * errors are the TLS socket's, as with a fresh one), or, for plain HTTP,
+   * as it is once it is up, with the options undici's connector sets.
+   * Failures are what undici's connector reports: the socket's error, or a
+   * ConnectTimeoutError connectTimeoutMs from now.
+   */
+  private overEarly(opts: Undici.buildConnector.Options, early: EarlySocket, callback: Parameters<Undici.buildConnector.connector>[1], tls: () => Undici.buildConnector.connector): Socket {
+    const origin = originOf(opts);
+    const { socket } = early;
+    if (opts.protocol === "https:") {
+      early.ready(() => this.tcpSettled(origin));
+      // undici's connector returns the socket it opens (its type says void).
+      return tls()({ ...opts, httpSocket: socket }, callback) as unknown as Socket;
+    }
+    const port = opts.port || 80;
+    const timer = setTimeout(
+      () => socket.destroy(new ConnectTimeoutError(`Connect Timeout Error (attempted address: ${opts.hostname}:${port}, timeout: ${this.connectTimeoutMs}ms)`)),
+      this.connectTimeoutMs,
+    );
+    early.ready((error) => {
+      clearTimeout(timer);
+      this.tcpSettled(origin);
+      if (error) return callback(error, null);
+      socket.setKeepAlive(true, 60e3).setNoDelay(true);
+      callback(null, socket);
+    });
+    return socket;
   }
 
   async close(): Promise<void> {
     clearTimeout(this.timer);
     this.spares.dropAll();
+    this.early?.dropAll();
     await Promise.all([this.direct.close(), ...[...this.viaProxy.values()].map((d) => d.close())]);
   }
 

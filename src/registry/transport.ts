@@ -5,7 +5,7 @@
 // limits and the run's deadline come from the shared Network.
 // Types only: the code is loaded through ./undici.js (see there).
 import type { Dispatcher } from "undici";
-import { apiHost, isLoopback } from "../name/reference.js";
+import { apiHost, isLoopback, plainHttpAllowed } from "../name/reference.js";
 import { RegistryError, fromNetworkError } from "./errors.js";
 import type { ErrorContext, NetworkSituation, ResponseExtra } from "./errors.js";
 import type { Network } from "./network.js";
@@ -128,15 +128,7 @@ export class Transport {
 
   /** Whether plain HTTP may be tried: loopback registries and those the user listed as insecure. */
   allowsPlainHttp(registry: string): boolean {
-    const host = apiHost(registry);
-    const bare = (h: string): string => (h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.replace(/:\d+$/, ""));
-    return (
-      isLoopback(registry) ||
-      this.insecure.has(registry) ||
-      this.insecure.has(host) ||
-      this.insecure.has(bare(registry)) ||
-      this.insecure.has(bare(host))
-    );
+    return plainHttpAllowed(registry, this.insecure);
   }
 
   /**

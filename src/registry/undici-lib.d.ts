@@ -34,3 +34,8 @@ declare module "undici/lib/dispatcher/client.js" {
   const value: typeof Client;
   export default value;
 }
+declare module "undici/lib/core/errors.js" {
+  import type { errors } from "undici";
+  const value: typeof errors;
+  export default value;
+}

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as undici from "undici";
-import { Agent, Client, Pool, ProxyAgent, buildConnector } from "../../src/registry/undici.js";
+import { Agent, Client, ConnectTimeoutError, Pool, ProxyAgent, buildConnector } from "../../src/registry/undici.js";
 
 describe("undici loaded by module path", () => {
   test("the classes are undici's own", () => {
@@ -16,6 +16,7 @@ describe("undici loaded by module path", () => {
     assert.equal(Pool, undici.Pool);
     assert.equal(Client, undici.Client);
     assert.equal(buildConnector, undici.buildConnector);
+    assert.equal(ConnectTimeoutError, undici.errors.ConnectTimeoutError);
   });
 
   test("alone, without undici's index, dispatchers have request() and connect()", async () => {
