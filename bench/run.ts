@@ -32,10 +32,10 @@ const BARE_CLIENT = fileURLToPath(new URL("./bare-client.js", import.meta.url));
 
 /**
  * The bare client as the function itself starts: one bundle (no module
- * files to resolve and read, ~100 ms of Node 20's start with build/'s
- * modules), on the Node the standalone executable is made of, with its
- * flags (sea-config.json's execArgv). Otherwise its own start-up is most
- * of what it measures at 25 ms, and it is no bound.
+ * files to resolve and read), on the Node the standalone executable is made
+ * of, with its flags (sea-config.json's execArgv). Run from build/'s module
+ * files on Node 20, its start and module load were ~120 ms of its ~300 at
+ * 25 ms, and it was no bound.
  */
 async function bareClient(scratch: string): Promise<{ node: string; args: string[] }> {
   const script = join(scratch, "bare-client.cjs");

@@ -2,7 +2,7 @@
 // registry stack the run will use, its `/v2/` probes started and the
 // lookups the raw text shows queued, before the parse takes the event loop.
 import type { LookupsAhead } from "../function.js";
-import { apiHost, plainHttpAllowed } from "../name/reference.js";
+import { probeOrigins } from "../name/reference.js";
 import { EarlySockets } from "../registry/early.js";
 import { proxyFor, proxySettings } from "../registry/proxy.js";
 import { PrefetchedSource } from "./prefetch.js";
@@ -29,7 +29,7 @@ export async function startAhead(ahead: LookupsAhead, env: NodeJS.ProcessEnv = p
   for (const ref of ahead.refs) lookups.set(ref.registry, (lookups.get(ref.registry) ?? 0) + 1);
   // The TCP connections first: they are made while the registry stack loads.
   const early = new EarlySockets();
-  for (const origin of probeOrigins(ahead, env)) early.open(origin.href);
+  for (const origin of earlyOrigins(ahead, env)) early.open(origin);
   const stack = new RegistryStack({ ...ahead.options, shortRun: true, early, env });
   const warming = stack.warm(ahead.registries, lookups).catch(() => undefined);
   const prefetched = ahead.refs.length > 0 ? new PrefetchedSource(stack, ahead.options.concurrency) : undefined;
@@ -41,20 +41,18 @@ export async function startAhead(ahead: LookupsAhead, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * The origins each registry's probe will connect to directly: HTTPS, and
- * plain HTTP too where it may be tried (both attempts go at once;
- * Transport.probe). Not those a proxy carries: the pool connects to the
+ * The origins each registry's probe will connect to directly (probeOrigins:
+ * both attempts go at once; Transport.probe). Not those a proxy carries: the pool connects to the
  * proxy. The lookups' own connections are not opened here: over HTTP/2 one
  * connection carries them all, and which protocol a port speaks is known
  * only from the probe (Network.openSpares opens them then).
  */
-export function probeOrigins(ahead: LookupsAhead, env: Readonly<Record<string, string | undefined>>): URL[] {
+export function earlyOrigins(ahead: LookupsAhead, env: Readonly<Record<string, string | undefined>>): URL[] {
   const proxies = proxySettings(env);
   const insecure = new Set(ahead.options.insecureRegistries);
   const origins: URL[] = [];
   for (const registry of ahead.registries) {
-    const host = apiHost(registry);
-    for (const origin of [`https://${host}`, ...(plainHttpAllowed(registry, insecure) ? [`http://${host}`] : [])]) {
+    for (const origin of probeOrigins(registry, insecure)) {
       let url;
       try {
         url = new URL(origin);

@@ -165,12 +165,22 @@ export function apiHost(registry: string): string {
  */
 export function plainHttpAllowed(registry: string, insecure: ReadonlySet<string>): boolean {
   const host = apiHost(registry);
-  const bare = (h: string): string => (h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.replace(/:\d+$/, ""));
-  return isLoopback(registry) || insecure.has(registry) || insecure.has(host) || insecure.has(bare(registry)) || insecure.has(bare(host));
+  return isLoopback(registry) || insecure.has(registry) || insecure.has(host) || insecure.has(withoutPort(registry)) || insecure.has(withoutPort(host));
+}
+
+/** The origins a registry's `/v2/` probe asks: HTTPS, and plain HTTP beside it where it may be tried. */
+export function probeOrigins(registry: string, insecure: ReadonlySet<string>): string[] {
+  const host = apiHost(registry);
+  return [`https://${host}`, ...(plainHttpAllowed(registry, insecure) ? [`http://${host}`] : [])];
 }
 
 /** Whether the registry host is on the loopback interface (plain HTTP is allowed there). */
 export function isLoopback(registry: string): boolean {
-  const host = registry.startsWith("[") ? registry.slice(0, registry.indexOf("]") + 1) : registry.replace(/:\d+$/, "");
+  const host = withoutPort(registry);
   return host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
+}
+
+/** "host" of "host:port" ("[::1]" of "[::1]:5000"). */
+function withoutPort(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.replace(/:\d+$/, "");
 }

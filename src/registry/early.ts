@@ -10,10 +10,20 @@
 // closes.
 import { connect } from "node:net";
 import type { Socket, TcpNetConnectOpts } from "node:net";
+import { gone } from "./spares.js";
 
 /** The TCP endpoint ("hostname:port", an IPv6 literal without brackets) a connection goes to, whatever its protocol. */
 export function endpointKey(protocol: string, hostname: string, port: string | number | undefined): string {
-  return `${hostname}:${port || (protocol === "https:" ? 443 : 80)}`;
+  return `${hostname}:${port || defaultPort(protocol)}`;
+}
+
+export function defaultPort(protocol: string): number {
+  return protocol === "https:" ? 443 : 80;
+}
+
+/** A URL's host name as undici's client names a connection and net.connect takes it: an IPv6 literal without its brackets. */
+export function connectHostname(url: URL): string {
+  return url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
 }
 
 /** An early socket once taken: ready() calls back once it is connected (error undefined) or failed. */
@@ -33,36 +43,30 @@ export class EarlySockets {
   private readonly byEndpoint = new Map<string, Entry[]>();
 
   /**
-   * Opens `count` TCP connections to the origin's endpoint
-   * ("https://host[:port]" or "http://host:port", as a URL names it). They
-   * keep the process alive only once taken.
+   * Opens a TCP connection to the origin's endpoint (an http: or https: URL;
+   * a loopback registry's two origins are one endpoint, and either attempt
+   * takes either). It keeps the process alive only once taken.
    */
-  open(origin: string, count = 1): void {
-    const url = new URL(origin);
-    if (url.protocol !== "http:" && url.protocol !== "https:") return;
-    // An IPv6 literal without brackets, as undici's client names the connection and net.connect takes it.
-    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-    const key = endpointKey(url.protocol, hostname, url.port);
-    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-    let list = this.byEndpoint.get(key);
-    if (!list) this.byEndpoint.set(key, (list = []));
-    for (let i = 0; i < count; i++) {
-      // undici's own choice for plain connections (Node takes it, its types do not say so).
-      const options: TcpNetConnectOpts & { readonly highWaterMark: number } = { host: hostname, port, highWaterMark: 64 * 1024 };
-      const socket = connect(options);
-      socket.unref();
-      const entry: Entry = { socket };
-      const settle = (error: Error | undefined): void => {
-        if (entry.settled) return;
-        entry.settled = { error };
-        const waiter = entry.waiter;
-        entry.waiter = undefined;
-        waiter?.(error);
-      };
-      // Listened to from the start: an error before anyone takes it must not go unhandled.
-      socket.once("connect", () => settle(undefined)).on("error", (error) => settle(error));
-      list.push(entry);
-    }
+  open(origin: URL): void {
+    if (origin.protocol !== "http:" && origin.protocol !== "https:") return;
+    const hostname = connectHostname(origin);
+    const port = origin.port ? Number(origin.port) : defaultPort(origin.protocol);
+    const key = endpointKey(origin.protocol, hostname, port);
+    // undici's own choice for plain connections (Node takes it, its types do not say so).
+    const options: TcpNetConnectOpts & { readonly highWaterMark: number } = { host: hostname, port, highWaterMark: 64 * 1024 };
+    const socket = connect(options);
+    socket.unref();
+    const entry: Entry = { socket };
+    const settle = (error: Error | undefined): void => {
+      if (entry.settled) return;
+      entry.settled = { error };
+      const waiter = entry.waiter;
+      entry.waiter = undefined;
+      waiter?.(error);
+    };
+    // Listened to from the start: an error before anyone takes it must not go unhandled.
+    socket.once("connect", () => settle(undefined)).on("error", (error) => settle(error));
+    this.byEndpoint.set(key, [...(this.byEndpoint.get(key) ?? []), entry]);
   }
 
   /**
@@ -73,8 +77,11 @@ export class EarlySockets {
   take(endpoint: string): EarlySocket | undefined {
     const list = this.byEndpoint.get(endpoint);
     if (!list) return undefined;
-    for (const entry of list) if (failed(entry)) entry.socket.destroy();
-    const usable = list.filter((e) => !failed(e));
+    const usable: Entry[] = [];
+    for (const e of list) {
+      if (failed(e)) e.socket.destroy();
+      else usable.push(e);
+    }
     const entry = usable.find((e) => e.settled) ?? usable[0];
     const rest = usable.filter((e) => e !== entry);
     if (rest.length > 0) this.byEndpoint.set(endpoint, rest);
@@ -100,6 +107,5 @@ export class EarlySockets {
 
 /** Failed, or closed by the server while it waited (a request on it would be lost). */
 function failed(entry: Entry): boolean {
-  const { socket } = entry;
-  return entry.settled?.error !== undefined || socket.destroyed || socket.readableEnded || (entry.settled !== undefined && !socket.writable);
+  return entry.settled?.error !== undefined || gone(entry.socket);
 }

@@ -8,7 +8,7 @@ import type { ClientHttp2Session, Settings } from "node:http2";
 import { Socket } from "node:net";
 import { Agent, Client, ConnectTimeoutError, Pool, ProxyAgent, buildConnector } from "./undici.js";
 import type * as Undici from "undici";
-import { endpointKey } from "./early.js";
+import { connectHostname, defaultPort, endpointKey } from "./early.js";
 import type { EarlySocket, EarlySockets } from "./early.js";
 import { RunDeadlineError } from "./errors.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REGISTRY_CONCURRENCY, DEFAULT_REGISTRY_STREAMS, FIRST_FLIGHT_STREAMS, MAX_CONNECTIONS_PER_HOST } from "./defaults.js";
@@ -204,9 +204,7 @@ export class Network {
   plainHttpAhead(origin: string): void {
     const url = new URL(origin);
     if (url.protocol !== "http:") return;
-    // As undici's client names the connection: an IPv6 literal without its brackets.
-    const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-    this.openSpares({ protocol: url.protocol, hostname, host: url.host, port: url.port }, url.host);
+    this.openSpares({ protocol: url.protocol, hostname: connectHostname(url), host: url.host, port: url.port }, url.host);
   }
 
   /**
@@ -298,7 +296,7 @@ export class Network {
       // undici's connector returns the socket it opens (its type says void).
       return tls()({ ...opts, httpSocket: socket }, callback) as unknown as Socket;
     }
-    const port = opts.port || 80;
+    const port = opts.port || defaultPort(opts.protocol);
     const timer = setTimeout(
       () => socket.destroy(new ConnectTimeoutError(`Connect Timeout Error (attempted address: ${opts.hostname}:${port}, timeout: ${this.connectTimeoutMs}ms)`)),
       this.connectTimeoutMs,

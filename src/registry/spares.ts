@@ -88,6 +88,6 @@ function hand(spare: Spare, callback: ConnectCallback, fresh: (callback: Connect
 }
 
 /** Closed, or closing: the server ended it (its close may not have been seen yet), and a request on it would be lost. */
-function gone(socket: Socket): boolean {
+export function gone(socket: Socket): boolean {
   return socket.destroyed || socket.readableEnded || !socket.writable;
 }

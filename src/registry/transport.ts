@@ -5,7 +5,7 @@
 // limits and the run's deadline come from the shared Network.
 // Types only: the code is loaded through ./undici.js (see there).
 import type { Dispatcher } from "undici";
-import { apiHost, isLoopback, plainHttpAllowed } from "../name/reference.js";
+import { apiHost, isLoopback, plainHttpAllowed, probeOrigins } from "../name/reference.js";
 import { RegistryError, fromNetworkError } from "./errors.js";
 import type { ErrorContext, NetworkSituation, ResponseExtra } from "./errors.js";
 import type { Network } from "./network.js";
@@ -162,7 +162,7 @@ export class Transport {
     if (lookups > 0) this.network.expect(host, lookups);
     const known = this.endpoints.get(host);
     if (known) return { started: Promise.resolve(), sent: Promise.resolve(), done: known };
-    const origins = [`https://${host}`, ...(this.allowsPlainHttp(registry) ? [`http://${host}`] : [])];
+    const origins = probeOrigins(registry, this.insecure);
     // Listening before the probe starts: its connections may be made before this returns.
     const connected = this.network.connected(origins);
     const done = this.endpoint({ registry, repository: "", tag: "", image: registry });

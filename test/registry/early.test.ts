@@ -11,7 +11,7 @@ import type { AddressInfo, Server } from "node:net";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { probeOrigins, startAhead } from "../../src/core/ahead.js";
+import { earlyOrigins, startAhead } from "../../src/core/ahead.js";
 import { RegistryStack } from "../../src/core/registry-stack.js";
 import { lookupsAhead } from "../../src/function.js";
 import type { LookupsAhead } from "../../src/function.js";
@@ -70,8 +70,8 @@ describe("EarlySockets", () => {
     const server = await silentServer();
     try {
       const early = new EarlySockets();
-      early.open(`http://127.0.0.1:${server.port}`);
-      early.open(`https://127.0.0.1:${server.port}`);
+      early.open(new URL(`http://127.0.0.1:${server.port}`));
+      early.open(new URL(`https://127.0.0.1:${server.port}`));
       await until("both connections accepted", () => server.accepted === 2);
       const key = endpointKey("http:", "127.0.0.1", server.port);
       const taken = early.take(key) ?? assert.fail("no early socket");
@@ -90,14 +90,14 @@ describe("EarlySockets", () => {
   test("a refused one is not handed out once it failed, and its error before anyone took it is handled", async () => {
     const port = await freePort();
     const early = new EarlySockets();
-    early.open(`http://127.0.0.1:${port}`);
+    early.open(new URL(`http://127.0.0.1:${port}`));
     const taken = early.take(endpointKey("http:", "127.0.0.1", port));
     if (taken) {
       // Taken while still connecting: it reports the refusal.
       const error = await new Promise<NodeJS.ErrnoException | undefined>((r) => taken.ready(r));
       assert.equal(error?.code, "ECONNREFUSED");
     }
-    early.open(`http://127.0.0.1:${port}`);
+    early.open(new URL(`http://127.0.0.1:${port}`));
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(early.take(endpointKey("http:", "127.0.0.1", port)), undefined, "a failed connection is not taken");
   });
@@ -106,7 +106,7 @@ describe("EarlySockets", () => {
     const server = await silentServer();
     try {
       const module = fileURLToPath(new URL("../../src/registry/early.js", import.meta.url));
-      const script = `import(${JSON.stringify(module)}).then(({ EarlySockets }) => new EarlySockets().open("http://127.0.0.1:${server.port}"));`;
+      const script = `import(${JSON.stringify(module)}).then(({ EarlySockets }) => new EarlySockets().open(new URL("http://127.0.0.1:${server.port}")));`;
       const started = Date.now();
       await promisify(execFile)(process.execPath, ["-e", script], { timeout: 10_000 });
       assert.equal(server.accepted, 1, "it did connect");
@@ -117,9 +117,9 @@ describe("EarlySockets", () => {
   });
 });
 
-describe("probeOrigins: what a run connects to before its stack loads", () => {
+describe("earlyOrigins: what a run connects to before its stack loads", () => {
   test("HTTPS for a remote registry, both schemes for loopback and insecure ones, nothing a proxy carries", () => {
-    const hrefs = (a: LookupsAhead, env: NodeJS.ProcessEnv = {}): string[] => probeOrigins(a, env).map((u) => u.href);
+    const hrefs = (a: LookupsAhead, env: NodeJS.ProcessEnv = {}): string[] => earlyOrigins(a, env).map((u) => u.href);
     assert.deepEqual(hrefs(ahead("ghcr.io/o/app:1")), ["https://ghcr.io/"]);
     assert.deepEqual(hrefs(ahead("nginx:1.27")), ["https://registry-1.docker.io/"], "Docker Hub's API host");
     assert.deepEqual(hrefs(ahead("127.0.0.1:5000/app:1")), ["https://127.0.0.1:5000/", "http://127.0.0.1:5000/"]);
@@ -200,7 +200,7 @@ describe("startAhead over early connections: a real registry", () => {
     const server = await silentServer();
     try {
       const early = new EarlySockets();
-      early.open(`https://127.0.0.1:${server.port}`);
+      early.open(new URL(`https://127.0.0.1:${server.port}`));
       await until("accepted", () => server.accepted === 1);
       const a = ahead(`127.0.0.1:${server.port}/x:1`);
       await new RegistryStack({ ...a.options, shortRun: true, env: {}, early }).close();
